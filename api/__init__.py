@@ -1,0 +1,1 @@
+"""The web service: channels (chat, WeChat, IVR), editor and seat consoles, reports."""

@@ -1,0 +1,1 @@
+"""The conversation engine: a turn in, a decision out. Channel-agnostic."""

@@ -1,0 +1,1 @@
+"""Frontdoor's composition root: settings and the `frontdoor` command."""

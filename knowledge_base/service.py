@@ -1,0 +1,43 @@
+"""The knowledge base as the rest of the product sees it: the stored entries and the live index over
+the servable ones, kept in step."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from knowledge_base.entry import utcnow
+from knowledge_base.io import read_entries
+from knowledge_base.retrieval.embedding import QueryEmbedder
+from knowledge_base.retrieval.holder import IndexHolder
+from knowledge_base.retrieval.index import RetrievalIndex, RetrievalParams, SearchResult
+from knowledge_base.seed import SEED_AUTHOR, seed_files
+from knowledge_base.store import EmbeddingCache, ImportReport, KnowledgeStore
+
+
+class KnowledgeBase:
+    def __init__(self, store: KnowledgeStore, embedder: QueryEmbedder, cache: EmbeddingCache | None,
+                 params: RetrievalParams | None = None, progress: Callable[[int], None] | None = None):
+        self.store = store
+        self._embedder = embedder
+        self._cache = cache
+        self._params = params or RetrievalParams()
+        self._progress = progress
+        self.index = IndexHolder(self._build_index, store.revision, store.next_change_at)
+
+    def _build_index(self) -> RetrievalIndex:
+        # The revision is read before the entries: a publish that lands during the build leaves the
+        # index one revision behind, and the next refresh picks it up.
+        revision = self.store.revision()
+        entries = self.store.servable(utcnow())
+        return RetrievalIndex.build(entries, self._embedder, cache=self._cache, params=self._params,
+                                    revision=revision, progress=self._progress)
+
+    def search(self, text: str, *, region: str | None = None, now: datetime | None = None, k: int = 5) -> SearchResult:
+        return self.index.current.search(text, region=region, now=now, k=k)
+
+    def load_seed_if_empty(self) -> ImportReport | None:
+        """A fresh install answers at once: the shipped sample entries go into an empty knowledge base."""
+        if self.store.count():
+            return None
+        entries = [entry for path in seed_files() for entry in read_entries(path)]
+        return self.store.import_entries(entries, by=SEED_AUTHOR, source="seed")

@@ -1,0 +1,90 @@
+"""The web service, started for real (uvicorn in its own process) on an empty data folder."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+REGION = "江苏省/南京市"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(provisioned, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("service")
+    port = _free_port()
+    env = {**os.environ, "FRONTDOOR_DATA_DIR": str(data_dir), "FRONTDOOR_MODEL_DIR": str(provisioned.model_dir),
+           "FRONTDOOR_ALLOW_DOWNLOAD": "false", "FRONTDOOR_MAX_BODY_BYTES": "20000"}
+    env.pop("DATABASE_URL", None)
+    log = open(data_dir / "server.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(port)], env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited: {(data_dir / 'server.log').read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("the server did not become healthy in 180 s")
+    yield base
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+def test_a_fresh_service_serves_the_seed_knowledge(server):
+    health = httpx.get(f"{server}/healthz").json()
+    assert health["status"] == "ok" and health["entries_served"] >= 150
+
+
+def test_a_question_is_answered_from_the_seed_knowledge(server):
+    response = httpx.post(f"{server}/v1/search", json={"text": "苏康码黄了怎么转绿", "region": REGION})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["candidates"][0]["category"] == "GG0101"
+    assert 0 <= body["confidence"] <= 1
+
+
+def test_the_openapi_page_is_served(server):
+    assert httpx.get(f"{server}/docs").status_code == 200
+    assert "/v1/search" in httpx.get(f"{server}/openapi.json").json()["paths"]
+
+
+def test_an_entry_can_be_read_and_an_unknown_one_is_a_clear_404(server):
+    listed = httpx.get(f"{server}/v1/entries", params={"limit": 2}).json()
+    assert len(listed) == 2
+    one = httpx.get(f"{server}/v1/entries/{listed[0]['id']}").json()
+    assert one["id"] == listed[0]["id"] and one["status"] == "published"
+    missing = httpx.get(f"{server}/v1/entries/no-such-entry")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "entry_not_found"
+
+
+def test_an_oversized_body_is_refused_with_the_error_shape(server):
+    response = httpx.post(f"{server}/v1/search", content=b'{"text": "' + b"a" * 30000 + b'"}',
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+
+
+def test_invalid_input_says_what_to_change(server):
+    empty = httpx.post(f"{server}/v1/search", json={"text": ""})
+    assert empty.status_code == 422 and empty.json()["error"]["details"][0]["where"].endswith("text")
+    broken = httpx.post(f"{server}/v1/search", content=b'{"text": "\xff\xfe"}', headers={"content-type": "application/json"})
+    assert broken.status_code == 400 and broken.json()["error"]["code"] == "malformed_body"
+    assert "UTF-8" in broken.json()["error"]["message"]

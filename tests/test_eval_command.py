@@ -1,0 +1,63 @@
+"""`frontdoor eval retrieval`, run as a newcomer would run it."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+KB = [
+    {"id": "q1", "question": "健康码变黄了怎么办", "answer": "", "samples": [], "category": None},
+    {"id": "q2", "question": "核酸检测结果在哪里查", "answer": "", "samples": [], "category": None},
+    {"id": "q3", "question": "居家隔离要多少天", "answer": "", "samples": [], "category": None},
+    {"id": "q4", "question": "住房公积金怎么提取", "answer": "", "samples": [], "category": None},
+]
+QUERIES = [
+    {"text": "我的健康码黄了咋办", "expected": "q1"},
+    {"text": "去哪里查核酸结果", "expected": "q2"},
+    {"text": "居家隔离几天", "expected": "q3"},
+    {"text": "公积金提取", "expected": "q4"},
+    {"text": "我家楼下的垃圾没人收", "expected": None},
+]
+MEASURES = {"queries", "answerable", "top1", "top3", "mrr", "coverage@0.9", "coverage@0.95", "coverage@0.98"}
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def frontdoor(args, provisioned, data_dir):
+    env = {**os.environ, "FRONTDOOR_DATA_DIR": str(data_dir), "FRONTDOOR_MODEL_DIR": str(provisioned.model_dir),
+           "FRONTDOOR_ALLOW_DOWNLOAD": "false"}
+    return subprocess.run([sys.executable, "-m", "frontdoor", *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture
+def pack(tmp_path):
+    write_jsonl(tmp_path / "tiny.kb.jsonl", KB)
+    write_jsonl(tmp_path / "tiny.queries.jsonl", QUERIES)
+    return tmp_path / "tiny.kb.jsonl", tmp_path / "tiny.queries.jsonl"
+
+
+def test_the_last_line_is_the_figures_as_json(pack, provisioned, tmp_path):
+    result = frontdoor(["eval", "retrieval", "--kb", str(pack[0]), "--queries", str(pack[1])], provisioned, tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert MEASURES <= figures.keys()
+    assert figures["queries"] == 5 and figures["answerable"] == 4
+    assert figures["top1"] == 1.0
+
+
+def test_the_service_database_is_never_touched(pack, provisioned, tmp_path):
+    frontdoor(["eval", "retrieval", "--kb", str(pack[0]), "--queries", str(pack[1])], provisioned, tmp_path / "data")
+    assert not (tmp_path / "data" / "frontdoor.db").exists()
+
+
+def test_a_broken_query_file_names_its_lines_and_measures_nothing(pack, provisioned, tmp_path):
+    pack[1].write_text('{"text": "ok", "expected": null}\n{"text": \n{"expected": "q1"}\n', encoding="utf-8")
+    result = frontdoor(["eval", "retrieval", "--kb", str(pack[0]), "--queries", str(pack[1])], provisioned, tmp_path / "data")
+    assert result.returncode == 2
+    assert ":2:" in result.stderr and ":3:" in result.stderr
+    assert result.stdout.strip() == ""
