@@ -59,18 +59,23 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_kb_import(args: argparse.Namespace, settings: Settings) -> int:
+def _import(settings: Settings, entries: list, *, by: str, source: str) -> str:
     from frontdoor.components import open_database
-    from knowledge_base.io import read_entries
     from knowledge_base.store import KnowledgeStore
 
-    entries = read_entries(Path(args.file))
     db = open_database(settings)
     try:
-        report = KnowledgeStore(db).import_entries(entries, by=args.by, source=str(args.file))
+        report = KnowledgeStore(db).import_entries(entries, by=by, source=source)
     finally:
         db.dispose()
-    print(f"imported {args.file}: {report.created} new, {report.updated} changed, {report.unchanged} unchanged")
+    return f"{report.created} new, {report.updated} changed, {report.unchanged} unchanged"
+
+
+def cmd_kb_import(args: argparse.Namespace, settings: Settings) -> int:
+    from knowledge_base.io import read_entries
+
+    summary = _import(settings, read_entries(Path(args.file)), by=args.by, source=str(args.file))
+    print(f"imported {args.file}: {summary}")
     return 0
 
 
@@ -90,18 +95,9 @@ def cmd_kb_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_kb_seed(args: argparse.Namespace, settings: Settings) -> int:
-    from frontdoor.components import open_database
-    from knowledge_base.io import read_entries
-    from knowledge_base.seed import SEED_AUTHOR, seed_files
-    from knowledge_base.store import KnowledgeStore
+    from knowledge_base.seed import SEED_AUTHOR, read_seed_entries
 
-    entries = [e for path in seed_files() for e in read_entries(path)]
-    db = open_database(settings)
-    try:
-        report = KnowledgeStore(db).import_entries(entries, by=SEED_AUTHOR, source="seed")
-    finally:
-        db.dispose()
-    print(f"seed knowledge: {report.created} new, {report.updated} changed, {report.unchanged} unchanged")
+    print(f"seed knowledge: {_import(settings, read_seed_entries(), by=SEED_AUTHOR, source='seed')}")
     return 0
 
 

@@ -12,5 +12,11 @@ def seed_files() -> list[Path]:
     return sorted(folder.glob("*.yaml"))
 
 
+def read_seed_entries() -> list:
+    from knowledge_base.io import read_entries
+
+    return [entry for path in seed_files() for entry in read_entries(path)]
+
+
 def category_table() -> Path:
     return Path(str(files("knowledge_base") / "seed" / "categories.csv"))

@@ -6,11 +6,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from knowledge_base.entry import utcnow
-from knowledge_base.io import read_entries
 from knowledge_base.retrieval.embedding import QueryEmbedder
 from knowledge_base.retrieval.holder import IndexHolder
 from knowledge_base.retrieval.index import RetrievalIndex, RetrievalParams, SearchResult
-from knowledge_base.seed import SEED_AUTHOR, seed_files
+from knowledge_base.seed import SEED_AUTHOR, read_seed_entries
 from knowledge_base.store import EmbeddingCache, ImportReport, KnowledgeStore
 
 
@@ -39,5 +38,4 @@ class KnowledgeBase:
         """A fresh install answers at once: the shipped sample entries go into an empty knowledge base."""
         if self.store.count():
             return None
-        entries = [entry for path in seed_files() for entry in read_entries(path)]
-        return self.store.import_entries(entries, by=SEED_AUTHOR, source="seed")
+        return self.store.import_entries(read_seed_entries(), by=SEED_AUTHOR, source="seed")
