@@ -150,14 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from knowledge_base.io import KnowledgeFileError
-    from models.errors import ModelUnavailable
-
     from evaluation.packs import QueryFileError
+    from knowledge_base.io import KnowledgeFileError
+    from knowledge_base.store import ImportRejected
+    from models.errors import ModelUnavailable
 
     try:
         return args.run(args, Settings())
-    except (KnowledgeFileError, QueryFileError, ModelUnavailable, FileNotFoundError) as error:
+    except (KnowledgeFileError, ImportRejected, QueryFileError, ModelUnavailable, FileNotFoundError) as error:
         print(f"frontdoor: {error}", file=sys.stderr)
         return 2
 

@@ -2,7 +2,7 @@
 
 Both rankers score phrasings (an entry's title and each sample question); an entry takes the best of
 its phrasings. The fused score is the dense cosine plus a small weight on the lexical score normalised
-by the query's best lexical match: the cosine orders paraphrases well, the lexical term breaks its near
+by the query's own lexical weight: the cosine orders paraphrases well, the lexical term breaks its near
 ties in favour of entries that share the caller's exact words (drug names, place names, numbers).
 """
 from __future__ import annotations
@@ -29,7 +29,8 @@ def best_per_entry(phrasing_scores: np.ndarray, phrasing_entry: np.ndarray, n_en
     return best
 
 
-def fuse(dense: np.ndarray, lexical: np.ndarray, depth: np.ndarray, weights: FusionWeights) -> np.ndarray:
-    top_lexical = float(lexical.max()) if lexical.size else 0.0
-    lexical_norm = lexical / top_lexical if top_lexical > 0 else np.zeros_like(lexical)
+def fuse(dense: np.ndarray, lexical: np.ndarray, depth: np.ndarray, weights: FusionWeights, lexical_scale: float) -> np.ndarray:
+    """`lexical_scale` is the query's own weight (the summed IDF of its n-grams), so the lexical term
+    says how much of what the caller said an entry covers, whatever the other candidates cover."""
+    lexical_norm = lexical / lexical_scale if lexical_scale > 0 else np.zeros_like(lexical)
     return dense + weights.lexical * lexical_norm + weights.region_depth * depth

@@ -187,6 +187,6 @@ class RetrievalIndex:
         live = np.isfinite(dense)
         entries, dense, matched = entries[live], dense[live], matched[live]
         lexical = lexical_best[entries]
-        fused = fuse(dense, lexical, self._depth[entries], self._params.weights)
+        fused = fuse(dense, lexical, self._depth[entries], self._params.weights, lexical_scale)
         order = np.argsort(-fused, kind="stable")
         return _Ranking(entries[order], fused[order], dense[order], lexical[order], matched[order], lexical_scale)

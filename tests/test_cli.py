@@ -1,4 +1,4 @@
-"""`frontdoor eval retrieval`, run as a newcomer would run it."""
+"""The `frontdoor` command, run as a newcomer would run it."""
 from __future__ import annotations
 
 import json
@@ -61,3 +61,28 @@ def test_a_broken_query_file_names_its_lines_and_measures_nothing(pack, provisio
     assert result.returncode == 2
     assert ":2:" in result.stderr and ":3:" in result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_import_then_export_round_trips_the_knowledge(provisioned, tmp_path):
+    source = tmp_path / "mine.jsonl"
+    write_jsonl(source, [{**e, "answer": f"{e['question']}：请按当地规定办理。"} for e in KB])
+    imported = frontdoor(["kb", "import", str(source), "--by", "editor-li"], provisioned, tmp_path / "data")
+    assert imported.returncode == 0, imported.stderr
+    assert "4 new" in imported.stdout
+    again = frontdoor(["kb", "import", str(source)], provisioned, tmp_path / "data")
+    assert "4 unchanged" in again.stdout
+    exported = frontdoor(["kb", "export", str(tmp_path / "out.jsonl")], provisioned, tmp_path / "data")
+    assert exported.returncode == 0, exported.stderr
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["q1", "q2", "q3", "q4"]
+    assert rows[0]["answer"] == "健康码变黄了怎么办：请按当地规定办理。"
+
+
+def test_a_bad_knowledge_file_imports_nothing_and_names_every_bad_line(provisioned, tmp_path):
+    source = tmp_path / "bad.jsonl"
+    source.write_text(json.dumps(KB[0], ensure_ascii=False) + "\n{broken\n" + json.dumps({"id": "x"}) + "\n", encoding="utf-8")
+    result = frontdoor(["kb", "import", str(source)], provisioned, tmp_path / "data")
+    assert result.returncode == 2
+    assert "2" in result.stderr and "3" in result.stderr
+    listed = frontdoor(["kb", "export", str(tmp_path / "out.jsonl")], provisioned, tmp_path / "data")
+    assert "exported 0 entries" in listed.stdout
