@@ -1,11 +1,14 @@
 """The web service, started for real (uvicorn in its own process) on an empty data folder."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +20,15 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Server:
+    base: str
+    data_dir: Path
+
+    def __str__(self) -> str:
+        return self.base
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +54,7 @@ def server(provisioned, tmp_path_factory):
     else:
         process.kill()
         pytest.fail("the server did not become healthy in 180 s")
-    yield base
+    yield Server(base, data_dir)
     process.terminate()
     process.wait(timeout=30)
     log.close()
@@ -88,3 +100,21 @@ def test_invalid_input_says_what_to_change(server):
     broken = httpx.post(f"{server}/v1/search", content=b'{"text": "\xff\xfe"}', headers={"content-type": "application/json"})
     assert broken.status_code == 400 and broken.json()["error"]["code"] == "malformed_body"
     assert "UTF-8" in broken.json()["error"]["message"]
+
+
+def test_a_publish_reaches_the_running_service_without_a_restart(server, provisioned, tmp_path):
+    before = httpx.get(f"{server}/healthz").json()["knowledge_revision"]
+    new_entry = {"id": "test-new-bus-line", "question": "夜班公交九九路什么时候开通", "answer": "九九路夜班公交下月一日开通。",
+                 "samples": ["九九路夜班车哪天开", "夜班公交九九路开了吗"], "category": "GG0404", "region": "江苏省"}
+    source = tmp_path / "new.jsonl"
+    source.write_text(json.dumps(new_entry, ensure_ascii=False) + "\n", encoding="utf-8")
+    env = {**os.environ, "FRONTDOOR_DATA_DIR": str(server.data_dir), "FRONTDOOR_MODEL_DIR": str(provisioned.model_dir)}
+    env.pop("DATABASE_URL", None)
+    imported = subprocess.run([sys.executable, "-m", "frontdoor", "kb", "import", str(source)], env=env,
+                              capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0, imported.stderr
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{server}/healthz").json()["knowledge_revision"] == before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    top = httpx.post(f"{server}/v1/search", json={"text": "九九路夜班车哪天开通", "region": REGION}).json()["candidates"][0]
+    assert top["entry_id"] == "test-new-bus-line"

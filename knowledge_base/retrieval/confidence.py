@@ -1,9 +1,9 @@
 """A calibrated probability that the top candidate is the right answer.
 
 A raw cosine is not a probability: near misses ("…怎么治疗" asked of an entry "…有什么区别") score as high
-as true paraphrases. The calibrator reads more than the top score — the margin to the next entry, whether
-the lexical and dense rankers agree, how much of the query's wording the top entry covers — and maps
-them through a logistic model fitted on the knowledge base's own phrasings (see `self_supervision.py`).
+as true paraphrases. The calibrator reads more than the top score — the margin to the next entry and
+whether the lexical and dense rankers agree — and maps them through a logistic model fitted on the
+knowledge base's own phrasings (see `self_supervision.py`).
 """
 from __future__ import annotations
 
@@ -11,29 +11,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FEATURES = (
-    "fused_top",
-    "fused_margin",
-    "dense_top",
-    "dense_margin",
-    "lexical_coverage",
-    "rankers_agree",
-    "query_chars",
-)
+FEATURES = ("fused_top", "fused_margin", "rankers_agree")
 
 
-def ranking_features(fused: np.ndarray, dense: np.ndarray, lexical: np.ndarray, lexical_scale: float, query_chars: int) -> np.ndarray:
-    """Features of one ranked candidate list (arrays sorted by fused score, best first)."""
+def ranking_features(fused: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+    """Features of one ranked candidate list (arrays sorted by fused score, best first).
+
+    Only features whose meaning is the same for the knowledge base's own phrasings and for callers'
+    questions: the lexical coverage of the query, for one, is inflated for a phrasing with a few
+    characters dropped, so a calibrator that learned from it would trust callers' words too much.
+    """
     if fused.size == 0:
-        return np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, float(query_chars)], dtype=np.float32)
-    second_fused = fused[1] if fused.size > 1 else 0.0
-    second_dense = dense[1] if dense.size > 1 else 0.0
-    coverage = lexical[0] / lexical_scale if lexical_scale > 0 else 0.0
+        return np.zeros(len(FEATURES), dtype=np.float32)
+    second = fused[1] if fused.size > 1 else 0.0
     agree = float(lexical.size > 0 and int(np.argmax(lexical)) == 0)
-    return np.array(
-        [fused[0], fused[0] - second_fused, dense[0], dense[0] - second_dense, coverage, agree, min(query_chars, 60) / 60],
-        dtype=np.float32,
-    )
+    return np.array([fused[0], fused[0] - second, agree], dtype=np.float32)
 
 
 @dataclass(frozen=True)

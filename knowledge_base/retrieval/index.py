@@ -57,7 +57,6 @@ class _Ranking:
     dense: np.ndarray
     lexical: np.ndarray
     matched: np.ndarray  # phrasing row that gave each entry its dense score
-    lexical_scale: float
 
 
 class RetrievalIndex:
@@ -126,15 +125,15 @@ class RetrievalIndex:
         return np.array([e.is_in_force(now) and region_covers(e.region, region) for e in self.entries], dtype=bool)
 
     def _result(self, text: str, ranking: _Ranking, k: int) -> SearchResult:
-        confidence = float(self.calibrator.probability(self.features(text, ranking))) if ranking.rows.size else 0.0
+        confidence = float(self.calibrator.probability(self.features(ranking))) if ranking.rows.size else 0.0
         candidates = [
             Candidate(entry=self.entries[row], score=float(f), dense=float(d), lexical=float(l), matched=self.phrasings[m])
             for row, f, d, l, m in zip(ranking.rows[:k], ranking.fused[:k], ranking.dense[:k], ranking.lexical[:k], ranking.matched[:k])
         ]
         return SearchResult(query=text, candidates=candidates, confidence=confidence)
 
-    def features(self, text: str, ranking: _Ranking) -> np.ndarray:
-        return ranking_features(ranking.fused, ranking.dense, ranking.lexical, ranking.lexical_scale, len(text))
+    def features(self, ranking: _Ranking) -> np.ndarray:
+        return ranking_features(ranking.fused, ranking.lexical)
 
     def rank(self, texts: Sequence[str], vectors: np.ndarray, *, allowed: np.ndarray | None = None,
              excluded: Sequence[np.ndarray] | None = None) -> list[_Ranking]:
@@ -142,7 +141,7 @@ class RetrievalIndex:
         n_entries = len(self.entries)
         if not self.phrasings:
             empty = np.zeros(0, np.float32)
-            return [_Ranking(np.zeros(0, np.int64), empty, empty, empty, np.zeros(0, np.int64), 0.0) for _ in texts]
+            return [_Ranking(np.zeros(0, np.int64), empty, empty, empty, np.zeros(0, np.int64)) for _ in texts]
         depth = self._params.dense_depth + (max((len(x) for x in excluded), default=0) if excluded else 0)
         _, dense_rows = self._dense.search(vectors, depth)
         lexical = self._lexical.scores(texts)
@@ -189,4 +188,4 @@ class RetrievalIndex:
         lexical = lexical_best[entries]
         fused = fuse(dense, lexical, self._depth[entries], self._params.weights, lexical_scale)
         order = np.argsort(-fused, kind="stable")
-        return _Ranking(entries[order], fused[order], dense[order], lexical[order], matched[order], lexical_scale)
+        return _Ranking(entries[order], fused[order], dense[order], lexical[order], matched[order])

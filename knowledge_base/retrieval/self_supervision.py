@@ -55,7 +55,7 @@ def fit_calibrator(index, *, max_queries: int, seed: int = 0) -> Calibrator:
             texts[slot], vectors[slot] = text, vector
 
     rankings = index.rank(texts, np.vstack(vectors), excluded=excluded)
-    features = np.vstack([index.features(t, r) for t, r in zip(texts, rankings)])
+    features = np.vstack([index.features(r) for r in rankings])
     labels = np.array([int(o >= 0 and r.rows.size > 0 and r.rows[0] == o) for o, r in zip(owners, rankings)])
     if len(labels) < MIN_EXAMPLES:
         return Calibrator.fallback()
