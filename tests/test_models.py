@@ -223,3 +223,15 @@ def test_a_folder_the_store_did_not_provision_is_moved_aside_not_deleted(tmp_pat
     assert check_manifest(folder, full=True) is None
     [aside] = tmp_path.glob("vosk-model-small-cn-0.22.not-provisioned-*")
     assert (aside / "notes.txt").read_text() == "mine"
+
+
+def test_another_sentence_transformers_folder_can_be_configured(provisioned, tmp_path):
+    from frontdoor.components import load_embedder
+    from frontdoor.settings import Settings
+
+    other = tmp_path / "my-embedder"
+    shutil.copytree(provisioned.embedder_dir, other)
+    settings = Settings(data_dir=tmp_path / "data", embedder=str(other), allow_download=False)
+    embedder = load_embedder(settings)
+    assert embedder.embed_queries(["核酸结果在哪查"]).shape == (1, embedder.dim)
+    assert not (tmp_path / "data" / "models").exists()
