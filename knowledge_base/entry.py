@@ -45,6 +45,22 @@ def region_depth(scope: str) -> int:
     return 0 if not scope else scope.count(REGION_SEPARATOR) + 1
 
 
+_ADMINISTRATIVE_SUFFIXES = ("自治州", "自治县", "特别行政区", "省", "市", "区", "县", "镇", "街道")
+
+
+def region_place_names(scope: str) -> list[str]:
+    """The names a caller may use for the places in a scope, longest first:
+    "江苏省/扬州市" → ["江苏省", "扬州市", "江苏", "扬州"]."""
+    names: set[str] = set()
+    for part in filter(None, scope.split(REGION_SEPARATOR)):
+        names.add(part)
+        for suffix in _ADMINISTRATIVE_SUFFIXES:
+            if part.endswith(suffix) and len(part) - len(suffix) >= 2:
+                names.add(part[: -len(suffix)])
+                break
+    return sorted(names, key=lambda n: (-len(n), n))
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -66,6 +82,9 @@ class Entry:
     category: str | None = None
     request_type: RequestType = RequestType.ENQUIRY
     region: str = ""
+    # The id of a wider-scoped entry this one replaces for callers in its region (a city's own rule
+    # for a question the province answers too).
+    variant_of: str | None = None
     effective_from: datetime | None = None
     expires_at: datetime | None = None
     status: Status = Status.DRAFT
@@ -85,12 +104,22 @@ class Entry:
         return self.status is Status.PUBLISHED and self.is_in_force(now)
 
     def phrasings(self) -> list[str]:
-        """The question title and its sample questions, without duplicates, title first."""
+        """The question title and its sample questions, without duplicates, title first; for an entry
+        scoped below the whole province, also each phrasing without its place names — a caller in
+        扬州 asks "黄码怎么转绿", not "在扬州黄码怎么转绿", and the scope already says where."""
         seen: dict[str, None] = {}
+        places = region_place_names(self.region) if REGION_SEPARATOR in self.region else []
         for text in (self.question, *self.samples):
             text = text.strip()
             if text:
                 seen.setdefault(text, None)
+        for text in list(seen):
+            bare = text
+            for name in places:
+                bare = bare.replace(name, "")
+            bare = bare.strip(" ，,、")
+            if len(bare) >= 4:
+                seen.setdefault(bare, None)
         return list(seen)
 
     def with_changes(self, **changes) -> "Entry":

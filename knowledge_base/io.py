@@ -75,6 +75,8 @@ def entry_problems(entry: Entry) -> list[str]:
         problems.append("id must be non-empty text without surrounding spaces")
     if not entry.question.strip():
         problems.append("question must not be empty")
+    if entry.variant_of is not None and entry.variant_of == entry.id:
+        problems.append("variant_of must name another entry, not the entry itself")
     start, end = as_utc(entry.effective_from), as_utc(entry.expires_at)
     if start is not None and end is not None and end <= start:
         problems.append(f"expires_at ({end.isoformat()}) must be after effective_from ({start.isoformat()})")
@@ -99,6 +101,7 @@ def entry_to_record(entry: Entry, *, tz: tzinfo = timezone.utc) -> dict[str, Any
         "voice_answer": entry.voice_answer,
         "request_type": entry.request_type.value,
         "region": entry.region,
+        "variant_of": entry.variant_of,
         "effective_from": moment(entry.effective_from),
         "expires_at": moment(entry.expires_at),
         "status": entry.status.value,
@@ -159,6 +162,7 @@ def _choice(value: Any, key: str, kind: type, default, report: Callable[[str], N
 
 _ENTRY_KEYS = frozenset(
     {"id", "question", "answer", "chat_answer", "samples", "category", "voice_answer", "request_type", "region",
+     "variant_of",
      "effective_from", "expires_at", "status", "version", "updated_by", "updated_at", "source"}
 )
 
@@ -201,9 +205,10 @@ def _entry_from_fields(
         value = _text(fields.get(key), key, problem_at(key))
         if value is not None:
             values[target] = value
-    category = _text(fields.get("category"), "category", problem_at("category"))
-    if category is not None:
-        values["category"] = category.strip() or None
+    for key in ("category", "variant_of"):
+        value = _text(fields.get(key), key, problem_at(key))
+        if value is not None:
+            values[key] = value.strip() or None
     samples = fields.get("samples")
     if samples is None:
         values["samples"] = ()

@@ -293,6 +293,7 @@ def _fill_row(row: EntryRow, entry: Entry) -> None:
     row.updated_by = entry.updated_by
     row.updated_at = entry.updated_at
     row.source = entry.source
+    row.variant_of = entry.variant_of
 
 
 def _entry_from_row(row: EntryRow) -> Entry:
@@ -312,6 +313,7 @@ def _entry_from_row(row: EntryRow) -> Entry:
         updated_by=row.updated_by,
         updated_at=row.updated_at,
         source=row.source,
+        variant_of=row.variant_of,
     )
 
 

@@ -53,6 +53,7 @@ class EntryRow(Base):
     category: Mapped[str | None] = mapped_column(String(200))
     request_type: Mapped[str] = mapped_column(String(16))
     region: Mapped[str] = mapped_column(String(200))
+    variant_of: Mapped[str | None] = mapped_column(String(200))
     effective_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16))

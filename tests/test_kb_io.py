@@ -186,7 +186,7 @@ def test_invalid_utf8_in_yaml_is_reported_with_its_line(tmp_path):
 FULL_ENTRY = Entry(
     id="ld-leave-city", question="疫情期间离开所在城市需要什么条件？", samples=("现在出城要什么证明", "出市"),
     chat_answer="1. 绿码；\n2. 48小时核酸。\n", voice_answer="要绿码和四十八小时核酸。", category="GG0105",
-    request_type=RequestType.ENQUIRY, region="江苏省/南京市",
+    request_type=RequestType.ENQUIRY, region="江苏省/南京市", variant_of="ld-leave-city-province",
     effective_from=datetime(2021, 7, 21, tzinfo=BEIJING), expires_at=datetime(2021, 9, 1, 4, 30, tzinfo=timezone.utc),
     status=Status.IN_REVIEW, version=4, updated_by="editor-a",
     updated_at=datetime(2021, 7, 25, 3, 2, 1, 123456, tzinfo=timezone.utc), source="样例内容",

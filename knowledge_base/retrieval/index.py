@@ -76,6 +76,7 @@ class RetrievalIndex:
         self._lexical = LexicalIndex(phrasings)
         self._depth = np.array([region_depth(e.region) for e in self.entries], dtype=np.float32)
         self.entry_phrasings = [np.flatnonzero(phrasing_entry == row) for row in range(len(self.entries))]
+        self._replaces = _variant_links(self.entries)
         self.calibrator = Calibrator.fallback()
 
     # ---- building -------------------------------------------------------------------------------
@@ -163,9 +164,31 @@ class RetrievalIndex:
             top_lexical = lex_phrasings[np.argsort(-lex_values)[: self._params.lexical_depth]]
             entries = np.unique(self.phrasing_entry[np.concatenate([near, top_lexical])])
             if allowed is not None:
-                entries = entries[allowed[entries]]
-            rankings.append(self._rank_entries(vectors[q], entries, lexical_best, mask, float(scales[q])))
+                entries = self._with_variants(entries[allowed[entries]], allowed)
+            ranking = self._rank_entries(vectors[q], entries, lexical_best, mask, float(scales[q]))
+            rankings.append(self._apply_variants(ranking) if allowed is not None else ranking)
         return rankings
+
+    def _with_variants(self, entries: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        """A caller's own city variant of any candidate is a candidate too."""
+        present = set(entries.tolist())
+        extra = [v for v, base in self._replaces.items() if base in present and allowed[v] and v not in present]
+        return np.concatenate([entries, np.asarray(extra, dtype=entries.dtype)]) if extra else entries
+
+    def _apply_variants(self, ranking: _Ranking) -> _Ranking:
+        """A variant the caller may be told takes its base entry's place, with the better of the two scores."""
+        position = {int(row): i for i, row in enumerate(ranking.rows)}
+        keep = np.ones(len(ranking.rows), dtype=bool)
+        fused, dense, lexical, matched = (a.copy() for a in (ranking.fused, ranking.dense, ranking.lexical, ranking.matched))
+        for variant, base in self._replaces.items():
+            if variant in position and base in position:
+                v, b = position[variant], position[base]
+                if fused[b] > fused[v]:
+                    fused[v], dense[v], lexical[v], matched[v] = fused[b], dense[b], lexical[b], matched[b]
+                keep[b] = False
+        order = np.argsort(-fused[keep], kind="stable")
+        return _Ranking(ranking.rows[keep][order], fused[keep][order], dense[keep][order], lexical[keep][order],
+                        matched[keep][order])
 
     def _rank_entries(self, vector: np.ndarray, entries: np.ndarray, lexical_best: np.ndarray,
                       mask: np.ndarray | None, lexical_scale: float) -> _Ranking:
@@ -189,3 +212,15 @@ class RetrievalIndex:
         fused = fuse(dense, lexical, self._depth[entries], self._params.weights, lexical_scale)
         order = np.argsort(-fused, kind="stable")
         return _Ranking(entries[order], fused[order], dense[order], lexical[order], matched[order])
+
+
+def _variant_links(entries: Sequence[Entry]) -> dict[int, int]:
+    """Row of each variant → row of the entry it replaces, where that entry is present and its scope
+    strictly contains the variant's."""
+    rows = {e.id: row for row, e in enumerate(entries)}
+    links = {}
+    for row, entry in enumerate(entries):
+        base = rows.get(entry.variant_of) if entry.variant_of else None
+        if base is not None and entry.region != entries[base].region and region_covers(entries[base].region, entry.region):
+            links[row] = base
+    return links

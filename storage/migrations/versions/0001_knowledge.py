@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("category", sa.String(200), nullable=True),
         sa.Column("request_type", sa.String(16), nullable=False),
         sa.Column("region", sa.String(200), nullable=False),
+        sa.Column("variant_of", sa.String(200), nullable=True),
         sa.Column("effective_from", TIMESTAMP, nullable=True),
         sa.Column("expires_at", TIMESTAMP, nullable=True),
         sa.Column("status", sa.String(16), nullable=False),
