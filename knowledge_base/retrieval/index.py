@@ -12,7 +12,7 @@ from datetime import datetime
 
 import numpy as np
 
-from knowledge_base.entry import Entry, region_covers, region_depth, utcnow
+from knowledge_base.entry import Entry, as_utc, region_covers, region_depth, utcnow
 from knowledge_base.retrieval.confidence import Calibrator, ranking_features
 from knowledge_base.retrieval.dense import DenseIndex
 from knowledge_base.retrieval.embedding import QueryEmbedder, VectorCache, embed_with_cache
@@ -75,7 +75,12 @@ class RetrievalIndex:
         self._dense = DenseIndex(vectors)
         self._lexical = LexicalIndex(phrasings)
         self._depth = np.array([region_depth(e.region) for e in self.entries], dtype=np.float32)
-        self.entry_phrasings = [np.flatnonzero(phrasing_entry == row) for row in range(len(self.entries))]
+        self._starts = np.array([_epoch(e.effective_from, -np.inf) for e in self.entries], dtype=np.float64)
+        self._ends = np.array([_epoch(e.expires_at, np.inf) for e in self.entries], dtype=np.float64)
+        self._region_masks: dict[str | None, np.ndarray] = {}
+        # Phrasings are stored entry by entry, so each entry's rows are one contiguous range.
+        bounds = np.searchsorted(phrasing_entry, np.arange(len(self.entries) + 1))
+        self.entry_phrasings = [np.arange(bounds[row], bounds[row + 1]) for row in range(len(self.entries))]
         self._replaces = _variant_links(self.entries)
         self.calibrator = Calibrator.fallback()
 
@@ -123,7 +128,12 @@ class RetrievalIndex:
         return results
 
     def _allowed(self, region: str | None, now: datetime) -> np.ndarray:
-        return np.array([e.is_in_force(now) and region_covers(e.region, region) for e in self.entries], dtype=bool)
+        mask = self._region_masks.get(region)
+        if mask is None:  # a handful of regions per hotline: remembered for the life of this index
+            mask = np.array([region_covers(e.region, region) for e in self.entries], dtype=bool)
+            self._region_masks[region] = mask
+        moment = _epoch(now, 0.0)
+        return mask & (self._starts <= moment) & (moment < self._ends)
 
     def _result(self, text: str, ranking: _Ranking, k: int) -> SearchResult:
         confidence = float(self.calibrator.probability(self.features(ranking))) if ranking.rows.size else 0.0
@@ -224,3 +234,7 @@ def _variant_links(entries: Sequence[Entry]) -> dict[int, int]:
         if base is not None and entry.region != entries[base].region and region_covers(entries[base].region, entry.region):
             links[row] = base
     return links
+
+
+def _epoch(moment: datetime | None, default: float) -> float:
+    return default if moment is None else as_utc(moment).timestamp()
