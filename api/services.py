@@ -17,9 +17,5 @@ class Services:
     knowledge: KnowledgeBase
 
 
-def get_services(request: Request) -> Services:
-    return request.app.state.services
-
-
 def get_knowledge(request: Request) -> KnowledgeBase:
     return request.app.state.services.knowledge

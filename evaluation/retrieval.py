@@ -22,10 +22,9 @@ def _silent(total: int, description: str) -> Callable[[int], None]:
 
 
 def evaluate_retrieval(kb_path: Path, queries_path: Path, embedder: QueryEmbedder, *,
-                       params: RetrievalParams | None = None, progress: ProgressFactory = _silent,
-                       cache_url: str | None = None) -> dict:
+                       params: RetrievalParams | None = None, progress: ProgressFactory = _silent) -> dict:
     """Loads the pack into an isolated temporary database and index (never the service's own) and
-    returns the measures. `cache_url` may name a database whose embedding cache is re-used."""
+    returns the measures."""
     entries = read_entries(kb_path)
     queries = read_queries(queries_path)
     with tempfile.TemporaryDirectory(prefix="frontdoor-eval-") as scratch:
@@ -34,14 +33,11 @@ def evaluate_retrieval(kb_path: Path, queries_path: Path, embedder: QueryEmbedde
             db.migrate()
             store = KnowledgeStore(db)
             store.import_entries(entries, by="eval", source=str(kb_path))
-            cache_db = Database(cache_url) if cache_url else db
-            knowledge = KnowledgeBase(store, embedder, EmbeddingCache(cache_db), params,
+            knowledge = KnowledgeBase(store, embedder, EmbeddingCache(db), params,
                                       progress=progress(sum(len(e.phrasings()) for e in entries), "indexing"))
             knowledge.index.refresh(force=True)
             results = knowledge.index.current.search_many(
                 [q.text for q in queries], k=10, progress=progress(len(queries), "querying"))
-            if cache_db is not db:
-                cache_db.dispose()
         finally:
             db.dispose()
     outcomes = [Outcome(q.expected, [c.entry.id for c in r.candidates], r.confidence) for q, r in zip(queries, results)]

@@ -10,7 +10,7 @@ from pathlib import Path
 from frontdoor.settings import Settings
 
 
-def _progress_factory(unit: str = "it"):
+def stage_progress(unit: str = "it"):
     """A tqdm bar on stderr per stage; returns the `update` callable the library code calls."""
     from tqdm import tqdm
 
@@ -21,7 +21,7 @@ def _progress_factory(unit: str = "it"):
     return factory
 
 
-def _byte_progress_factory(total: int, description: str):
+def _byte_progress(total: int, description: str):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=description, unit="B", unit_scale=True, file=sys.stderr)
@@ -45,7 +45,7 @@ def cmd_models_fetch(args: argparse.Namespace, settings: Settings) -> int:
     from frontdoor.components import model_store
 
     store = model_store(settings)
-    paths = store.fetch_all(_byte_progress_factory)
+    paths = store.fetch_all(_byte_progress)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0
@@ -106,7 +106,7 @@ def cmd_eval_retrieval(args: argparse.Namespace, settings: Settings) -> int:
     from frontdoor.components import load_embedder
 
     embedder = load_embedder(settings)
-    figures = evaluate_retrieval(Path(args.kb), Path(args.queries), embedder, progress=_progress_factory())
+    figures = evaluate_retrieval(Path(args.kb), Path(args.queries), embedder, progress=stage_progress())
     print(json.dumps(figures, ensure_ascii=False))
     return 0
 

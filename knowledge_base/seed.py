@@ -4,6 +4,9 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+from knowledge_base.entry import Entry
+from knowledge_base.io import read_entries
+
 SEED_AUTHOR = "seed"
 
 
@@ -12,9 +15,7 @@ def seed_files() -> list[Path]:
     return sorted(folder.glob("*.yaml"))
 
 
-def read_seed_entries() -> list:
-    from knowledge_base.io import read_entries
-
+def read_seed_entries() -> list[Entry]:
     return [entry for path in seed_files() for entry in read_entries(path)]
 
 

@@ -3,12 +3,11 @@ the servable ones, kept in step."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 from knowledge_base.entry import utcnow
 from knowledge_base.retrieval.embedding import QueryEmbedder
 from knowledge_base.retrieval.holder import IndexHolder
-from knowledge_base.retrieval.index import RetrievalIndex, RetrievalParams, SearchResult
+from knowledge_base.retrieval.index import RetrievalIndex, RetrievalParams
 from knowledge_base.seed import SEED_AUTHOR, read_seed_entries
 from knowledge_base.store import EmbeddingCache, ImportReport, KnowledgeStore
 
@@ -30,9 +29,6 @@ class KnowledgeBase:
         entries = self.store.servable(utcnow())
         return RetrievalIndex.build(entries, self._embedder, cache=self._cache, params=self._params,
                                     revision=revision, progress=self._progress)
-
-    def search(self, text: str, *, region: str | None = None, now: datetime | None = None, k: int = 5) -> SearchResult:
-        return self.index.current.search(text, region=region, now=now, k=k)
 
     def load_seed_if_empty(self) -> ImportReport | None:
         """A fresh install answers at once: the shipped sample entries go into an empty knowledge base."""

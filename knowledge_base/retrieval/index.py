@@ -63,10 +63,9 @@ class RetrievalIndex:
     """Immutable once built: a worker swaps a whole new index in when the knowledge base changes."""
 
     def __init__(self, entries: Sequence[Entry], phrasings: list[str], phrasing_entry: np.ndarray, vectors: np.ndarray,
-                 embedder: QueryEmbedder, params: RetrievalParams, revision: int, built_at: datetime):
+                 embedder: QueryEmbedder, params: RetrievalParams, revision: int):
         self.entries = list(entries)
         self.revision = revision
-        self.built_at = built_at
         self.phrasings = phrasings
         self.phrasing_entry = phrasing_entry
         self.vectors = vectors
@@ -97,7 +96,7 @@ class RetrievalIndex:
                 phrasings.append(text)
                 owners.append(row)
         vectors = embed_with_cache(phrasings, embedder, cache, progress=progress) if phrasings else np.zeros((0, embedder.dim), np.float32)
-        index = cls(entries, phrasings, np.asarray(owners, dtype=np.int64), vectors, embedder, params, revision, utcnow())
+        index = cls(entries, phrasings, np.asarray(owners, dtype=np.int64), vectors, embedder, params, revision)
         if calibrate:
             from knowledge_base.retrieval.self_supervision import fit_calibrator
 
