@@ -6,16 +6,22 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import httpx
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import entries, health, search
+from api.routes import chat, entries, health, search, tickets, wechat
 from api.services import Services
-from frontdoor.components import load_embedder, open_database
+from api.wechat import CustomerServiceClient, WeChatCrypto
+from api.wechat.channel import WeChatChannel
+from api.wechat.ledger import WeChatLedger
+from assistant.engine import Engine
+from frontdoor.components import build_engine, load_embedder, open_database
 from frontdoor.settings import Settings
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.store import EmbeddingCache, KnowledgeStore
+from storage.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +36,21 @@ async def _follow_publishes(knowledge: KnowledgeBase, every: float) -> None:
             log.exception("rebuilding the retrieval index failed; still serving revision %s", knowledge.index.current.revision)
 
 
+def _wechat_channel(settings: Settings, db: Database, engine: Engine, http: httpx.AsyncClient) -> WeChatChannel | None:
+    """The WeChat channel when its token is configured (sending replies also needs the app id and secret)."""
+    if not settings.wechat_token:
+        return None
+    crypto = None
+    if settings.wechat_encoding_aes_key:
+        crypto = WeChatCrypto(settings.wechat_encoding_aes_key, settings.wechat_appid or "")
+    client = CustomerServiceClient(settings.wechat_api_base, settings.wechat_appid or "", settings.wechat_secret or "", http)
+    return WeChatChannel(settings.wechat_token, engine, WeChatLedger(db), client, crypto, region=settings.wechat_region)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    # httpx logs every request URL at INFO, and WeChat's URLs carry the app secret and access token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,7 +60,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.seed_on_start:
             await asyncio.to_thread(knowledge.load_seed_if_empty)
         await asyncio.to_thread(knowledge.index.refresh, force=True)
-        app.state.services = Services(settings=settings, db=db, knowledge=knowledge)
+        engine = build_engine(settings, db, knowledge)
+        http = httpx.AsyncClient(timeout=10.0)
+        app.state.services = Services(settings=settings, db=db, knowledge=knowledge, engine=engine, desk=engine.desk,
+                                      wechat=_wechat_channel(settings, db, engine, http))
         follower = asyncio.create_task(_follow_publishes(knowledge, settings.kb_poll_seconds))
         try:
             yield
@@ -49,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
+            await http.aclose()
             db.dispose()
 
     app = FastAPI(
@@ -59,6 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (health, search, entries):
+    for module in (health, search, entries, chat, tickets, wechat):
         app.include_router(module.router)
     return app

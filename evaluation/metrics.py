@@ -54,3 +54,25 @@ def summary(outcomes: Sequence[Outcome]) -> dict[str, float | int]:
     for p in (0.9, 0.95, 0.98):
         result[f"coverage@{p}"] = coverage_at_precision(outcomes, p)
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}
+
+
+def decision_measures(expected: Sequence[str | None], decisions: Sequence[tuple[str, str | None, Sequence[str]]]) -> dict:
+    """The engine's decisions against the labels. Each decision is (kind, entry answered or first
+    offered, entries offered). precision = correct automatic answers ÷ automatic answers (answering a
+    query nothing should answer is wrong); coverage = correct automatic answers ÷ answerable queries."""
+    answerable = sum(e is not None for e in expected)
+    answered = [(e, d) for e, d in zip(expected, decisions) if d[0] == "answer"]
+    correct = sum(e is not None and d[1] == e for e, d in answered)
+    clarified = [(e, d) for e, d in zip(expected, decisions) if d[0] == "clarify"]
+    figures = {
+        "precision": correct / len(answered) if answered else 1.0,
+        "coverage": correct / answerable if answerable else 0.0,
+        "answered": len(answered),
+        "clarified": len(clarified),
+        "handed_off": sum(d[0] == "handoff" for d in decisions),
+        "redirected": sum(d[0] == "redirect" for d in decisions),
+        "refused": sum(d[0] == "refuse" for d in decisions),
+        # of the clarifications of answerable questions, the share that offered the right entry
+        "clarify_hit": (sum(e in d[2] for e, d in clarified if e is not None) / max(1, sum(e is not None for e, _ in clarified))),
+    }
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}

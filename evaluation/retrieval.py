@@ -1,12 +1,14 @@
-"""`frontdoor eval retrieval`: a pack through the service's own retrieval, in a throw-away store."""
+"""`frontdoor eval retrieval`: a pack through the service's own retrieval and the engine's decisions,
+in a throw-away store."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from evaluation.metrics import Outcome, summary
-from evaluation.packs import read_queries
+from evaluation.metrics import Outcome, decision_measures, summary
+from evaluation.packs import Query, read_queries
+from frontdoor.settings import Settings
 from knowledge_base.io import read_entries
 from knowledge_base.retrieval.embedding import QueryEmbedder
 from knowledge_base.retrieval.index import RetrievalParams
@@ -21,10 +23,11 @@ def _silent(total: int, description: str) -> Callable[[int], None]:
     return lambda n: None
 
 
-def evaluate_retrieval(kb_path: Path, queries_path: Path, embedder: QueryEmbedder, *,
-                       params: RetrievalParams | None = None, progress: ProgressFactory = _silent) -> dict:
+def evaluate_retrieval(kb_path: Path, queries_path: Path, embedder: QueryEmbedder, *, channel: str = "chat",
+                       settings: Settings | None = None, params: RetrievalParams | None = None,
+                       progress: ProgressFactory = _silent) -> dict:
     """Loads the pack into an isolated temporary database and index (never the service's own) and
-    returns the measures."""
+    returns the ranking measures and the engine's decisions on `channel`."""
     entries = read_entries(kb_path)
     queries = read_queries(queries_path)
     with tempfile.TemporaryDirectory(prefix="frontdoor-eval-") as scratch:
@@ -36,9 +39,32 @@ def evaluate_retrieval(kb_path: Path, queries_path: Path, embedder: QueryEmbedde
             knowledge = KnowledgeBase(store, embedder, EmbeddingCache(db), params,
                                       progress=progress(sum(len(e.phrasings()) for e in entries), "indexing"))
             knowledge.index.refresh(force=True)
-            results = knowledge.index.current.search_many(
-                [q.text for q in queries], k=10, progress=progress(len(queries), "querying"))
+            return evaluate_engine(knowledge, queries, channel=channel, settings=settings or Settings(), db=db,
+                                   progress=progress)
         finally:
             db.dispose()
-    outcomes = [Outcome(q.expected, [c.entry.id for c in r.candidates], r.confidence) for q, r in zip(queries, results)]
-    return summary(outcomes)
+
+
+def evaluate_engine(knowledge: KnowledgeBase, queries: Sequence[Query], *, channel: str, settings: Settings, db: Database,
+                    progress: ProgressFactory = _silent) -> dict:
+    """Every query as the first turn of a new conversation, decided by the engine's own rules and thresholds."""
+    from assistant.turn import Channel
+    from frontdoor.components import build_engine
+
+    engine = build_engine(settings, db, knowledge)
+    index = knowledge.index.current
+    results = index.search_many([q.text for q in queries], k=10, progress=progress(len(queries), "querying"))
+    outcomes, decisions = [], []
+    for query, result in zip(queries, results):
+        outcomes.append(Outcome(query.expected, [c.entry.id for c in result.candidates], result.confidence))
+        screened = engine.screen(query.text)
+        if screened is not None:
+            decisions.append((screened.value, None, []))
+            continue
+        verdict = engine.judge(result, Channel(channel), index)
+        decisions.append((verdict.kind.value, verdict.offered[0].entry.id if verdict.offered else None,
+                          [c.entry.id for c in verdict.offered]))
+    figures = summary(outcomes)
+    figures.update(decision_measures([q.expected for q in queries], decisions))
+    figures["channel"] = channel
+    return figures

@@ -106,7 +106,8 @@ def cmd_eval_retrieval(args: argparse.Namespace, settings: Settings) -> int:
     from frontdoor.components import load_embedder
 
     embedder = load_embedder(settings)
-    figures = evaluate_retrieval(Path(args.kb), Path(args.queries), embedder, progress=stage_progress())
+    figures = evaluate_retrieval(Path(args.kb), Path(args.queries), embedder, channel=args.channel, settings=settings,
+                                 progress=stage_progress())
     print(json.dumps(figures, ensure_ascii=False))
     return 0
 
@@ -140,9 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     kb.add_parser("seed", help="load the shipped sample entries").set_defaults(run=cmd_kb_seed)
 
     evaluate = sub.add_parser("eval", help="measure on evaluation data").add_subparsers(dest="eval_command", required=True)
-    retrieval = evaluate.add_parser("retrieval", help="retrieval measures of a pack; the last line is JSON")
+    retrieval = evaluate.add_parser("retrieval", help="retrieval measures and the engine's decisions on a pack; the last line is JSON")
     retrieval.add_argument("--kb", required=True, help="PACK.kb.jsonl")
     retrieval.add_argument("--queries", required=True, help="PACK.queries.jsonl")
+    retrieval.add_argument("--channel", choices=("chat", "voice"), default="chat",
+                           help="whose thresholds decide (voice must be right more often)")
     retrieval.set_defaults(run=cmd_eval_retrieval)
     return parser
 

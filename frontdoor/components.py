@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from frontdoor.settings import Settings
 from models.embedder import Embedder
 from models.provision import ModelStore
 from storage.database import Database
+
+if TYPE_CHECKING:
+    from assistant.engine import Engine
 
 E5_NAME = "multilingual-e5-small"
 
@@ -34,3 +38,18 @@ def load_embedder(settings: Settings, progress_factory: Callable | None = None) 
     is_e5 = "e5" in settings.embedder.lower()
     prefix = settings.embedder_query_prefix if settings.embedder_query_prefix is not None else ("query: " if is_e5 else "")
     return Embedder.load(settings.embedder, query_prefix=prefix, passage_prefix="passage: " if is_e5 else "")
+
+
+def build_engine(settings: Settings, db: Database, knowledge) -> "Engine":
+    """The conversation engine over a knowledge base, with the configured rules and per-channel precision."""
+    from assistant.conversations import ConversationStore
+    from assistant.engine import Engine
+    from assistant.policy import Policy
+    from assistant.rules import load_rules
+    from assistant.turn import Channel
+    from desk.tickets import TicketDesk
+
+    policy = Policy(precision={Channel.CHAT: settings.chat_precision, Channel.WECHAT: settings.chat_precision,
+                               Channel.VOICE: settings.voice_precision})
+    return Engine(knowledge, ConversationStore(db, idle_minutes=settings.conversation_idle_minutes), TicketDesk(db),
+                  load_rules(settings.rules_dir), policy)

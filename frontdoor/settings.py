@@ -39,6 +39,21 @@ class Settings(BaseSettings):
     kb_poll_seconds: float = Field(default=2.0, description="How often a worker checks for a newer published knowledge base.")
     max_body_bytes: int = 1_000_000
 
+    # Conversation engine
+    rules_dir: Path | None = Field(default=None, description="A folder of rules files (emergency.yaml, scope.yaml, …) replacing the shipped ones.")
+    chat_precision: float = Field(default=0.95, ge=0.5, le=1.0, description="Chat answers automatically only when right at least this often.")
+    voice_precision: float = Field(default=0.98, ge=0.5, le=1.0, description="The same for spoken answers (a wrong one costs a call).")
+    conversation_idle_minutes: float = Field(default=30.0, description="After this much silence a session starts afresh.")
+    seat_token: str | None = Field(default=None, description="When set, the seat API requires 'Authorization: Bearer <token>'.")
+
+    # WeChat mini-program customer-service messages (客服消息); the push URL is /wechat/push
+    wechat_token: str | None = Field(default=None, description="The Token set in the mini-program's message-push settings.")
+    wechat_encoding_aes_key: str | None = Field(default=None, description="EncodingAESKey, for the secure (AES) mode.")
+    wechat_appid: str | None = None
+    wechat_secret: str | None = None
+    wechat_region: str | None = Field(default=None, description="The region the mini-program serves, e.g. 江苏省/南京市 (WeChat does not say where a citizen is).")
+    wechat_api_base: str = Field(default="https://api.weixin.qq.com", description="Where the customer-service send API lives.")
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

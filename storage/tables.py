@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -106,3 +106,108 @@ class CachedEmbedding(Base):
     text_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     dim: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ConversationRow(Base):
+    """One citizen's conversation on one channel: what was offered, rejected and said so far.
+
+    Kept in the database so that any worker can continue it.
+    """
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str | None] = mapped_column(String(200))
+    caller: Mapped[str | None] = mapped_column(String(200))  # phone number or WeChat openid; masked in logs
+    state: Mapped[dict] = mapped_column(JSONDocument)
+    turns: Mapped[int] = mapped_column(Integer)
+    ticket_number: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TurnRow(Base):
+    """What the citizen said in one turn and what Frontdoor decided."""
+
+    __tablename__ = "conversation_turns"
+
+    conversation_id: Mapped[str] = mapped_column(String(100), ForeignKey("conversations.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    text: Mapped[str] = mapped_column(Text)
+    asr_confidence: Mapped[float | None] = mapped_column(Float)
+    decision: Mapped[str] = mapped_column(String(16))
+    entry_id: Mapped[str | None] = mapped_column(String(200))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    candidates: Mapped[list] = mapped_column(JSONDocument)
+    knowledge_revision: Mapped[int | None] = mapped_column(Integer)
+
+
+class TicketRow(Base):
+    """A handed-off request (工单), queued for seats with everything the citizen already said."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str | None] = mapped_column(String(200))
+    caller: Mapped[str | None] = mapped_column(String(200))
+    transcript: Mapped[list] = mapped_column(JSONDocument)
+    summary: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(40))
+    category_code: Mapped[str | None] = mapped_column(String(100))
+    category_name: Mapped[str | None] = mapped_column(Text)
+    category_score: Mapped[float | None] = mapped_column(Float)
+    category_source: Mapped[str | None] = mapped_column(String(40))
+    request_type: Mapped[str] = mapped_column(String(16))
+    urgency: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    candidates: Mapped[list] = mapped_column(JSONDocument)
+    asr_confidence: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    seat: Mapped[str | None] = mapped_column(String(200))
+    reply: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_tickets_queue", "status", "urgency", "due_at"),
+        Index("ix_tickets_region", "region"),
+    )
+
+
+class CategoryCodeRow(Base):
+    """The province's request-category code table, as imported (code, name, parent)."""
+
+    __tablename__ = "category_codes"
+
+    code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    parent: Mapped[str | None] = mapped_column(String(100))
+    path: Mapped[list] = mapped_column(JSONDocument)
+
+
+class WeChatInboxRow(Base):
+    """Every WeChat push accepted, by its MsgId (or event key): WeChat retries a push it thinks we missed."""
+
+    __tablename__ = "wechat_inbox"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    openid: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WeChatUserRow(Base):
+    """Per citizen: the reply window WeChat allows (a few messages within 48 h of their last message)."""
+
+    __tablename__ = "wechat_users"
+
+    openid: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    replies_since: Mapped[int] = mapped_column(Integer)

@@ -3,10 +3,15 @@
 # Every test that takes `db` runs on SQLite (a fresh file) and on PostgreSQL (a fresh schema) when
 # FRONTDOOR_TEST_POSTGRES_URL is set, e.g. by: eval "$(.ci/start-postgres)".
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 POSTGRES_URL_VARIABLE = "FRONTDOOR_TEST_POSTGRES_URL"
@@ -97,5 +102,74 @@ def embedder(provisioned):
     from models.embedder import Embedder
 
     return Embedder.load(provisioned.embedder_dir)
+
+
+
+
+# --- the web service, started for real ------------------------------------------------------------
+SEAT_TOKEN = "seat-token-for-tests"
+WECHAT_TOKEN = "wechat-push-token"
+WECHAT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+@pytest.fixture(scope="session")
+def fake_wechat():
+    """WeChat's server API (token, customer-service send), faked on a local port: the service replies through it."""
+    from wechat_fake import FakeWeChat
+
+    with FakeWeChat() as fake:
+        yield fake
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Server:
+    base: str
+    data_dir: Path
+    seat_token: str = SEAT_TOKEN
+    wechat_token: str = WECHAT_TOKEN
+    wechat_aes_key: str = WECHAT_AES_KEY
+
+    def __str__(self) -> str:
+        return self.base
+
+
+@pytest.fixture(scope="session")
+def server(provisioned, fake_wechat, tmp_path_factory):
+    """One real service (uvicorn in its own process) on an empty data folder, shared by the API tests."""
+    data_dir = tmp_path_factory.mktemp("service")
+    port = _free_port()
+    env = {**os.environ, "FRONTDOOR_DATA_DIR": str(data_dir), "FRONTDOOR_MODEL_DIR": str(provisioned.model_dir),
+           "FRONTDOOR_ALLOW_DOWNLOAD": "false", "FRONTDOOR_MAX_BODY_BYTES": "20000",
+           "FRONTDOOR_SEAT_TOKEN": SEAT_TOKEN, "FRONTDOOR_WECHAT_TOKEN": WECHAT_TOKEN,
+           "FRONTDOOR_WECHAT_ENCODING_AES_KEY": WECHAT_AES_KEY, "FRONTDOOR_WECHAT_APPID": fake_wechat.appid,
+           "FRONTDOOR_WECHAT_SECRET": fake_wechat.secret, "FRONTDOOR_WECHAT_API_BASE": fake_wechat.base_url,
+           "FRONTDOOR_WECHAT_REGION": "江苏省/南京市"}
+    env.pop("DATABASE_URL", None)
+    log = open(data_dir / "server.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(port)], env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited: {(data_dir / 'server.log').read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("the server did not become healthy in 300 s")
+    yield Server(base, data_dir)
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
 
 

@@ -3,61 +3,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
-import pytest
 
 REGION = "江苏省/南京市"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class Server:
-    base: str
-    data_dir: Path
-
-    def __str__(self) -> str:
-        return self.base
-
-
-@pytest.fixture(scope="module")
-def server(provisioned, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("service")
-    port = _free_port()
-    env = {**os.environ, "FRONTDOOR_DATA_DIR": str(data_dir), "FRONTDOOR_MODEL_DIR": str(provisioned.model_dir),
-           "FRONTDOOR_ALLOW_DOWNLOAD": "false", "FRONTDOOR_MAX_BODY_BYTES": "20000"}
-    env.pop("DATABASE_URL", None)
-    log = open(data_dir / "server.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(port)], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited: {(data_dir / 'server.log').read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("the server did not become healthy in 180 s")
-    yield Server(base, data_dir)
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
 
 
 def test_a_fresh_service_serves_the_seed_knowledge(server):

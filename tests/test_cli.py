@@ -21,7 +21,8 @@ QUERIES = [
     {"text": "公积金提取", "expected": "q4"},
     {"text": "我家楼下的垃圾没人收", "expected": None},
 ]
-MEASURES = {"queries", "answerable", "top1", "top3", "mrr", "coverage@0.9", "coverage@0.95", "coverage@0.98"}
+MEASURES = {"queries", "answerable", "top1", "top3", "mrr", "coverage@0.9", "coverage@0.95", "coverage@0.98",
+            "precision", "coverage", "answered", "clarified", "handed_off", "channel"}
 
 
 def write_jsonl(path, rows):
@@ -48,6 +49,18 @@ def test_the_last_line_is_the_figures_as_json(pack, provisioned, tmp_path):
     assert MEASURES <= figures.keys()
     assert figures["queries"] == 5 and figures["answerable"] == 4
     assert figures["top1"] == 1.0
+    assert figures["answered"] + figures["clarified"] + figures["handed_off"] + figures["redirected"] + figures["refused"] == 5
+    assert 0 <= figures["precision"] <= 1 and figures["coverage"] <= figures["top1"]
+
+
+def test_the_voice_channel_answers_no_more_than_chat(pack, provisioned, tmp_path):
+    figures = {}
+    for channel in ("chat", "voice"):
+        result = frontdoor(["eval", "retrieval", "--kb", str(pack[0]), "--queries", str(pack[1]), "--channel", channel],
+                           provisioned, tmp_path / "data")
+        assert result.returncode == 0, result.stderr
+        figures[channel] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["voice"]["channel"] == "voice" and figures["voice"]["answered"] <= figures["chat"]["answered"]
 
 
 def test_the_service_database_is_never_touched(pack, provisioned, tmp_path):

@@ -59,3 +59,21 @@ class Calibrator:
         coef[FEATURES.index("fused_top")] = 40.0
         coef[FEATURES.index("fused_margin")] = 60.0
         return cls(mean=np.zeros(len(FEATURES), np.float32), scale=np.ones(len(FEATURES), np.float32), coef=coef, intercept=-38.0)
+
+
+def threshold_for_precision(confidences: np.ndarray, correct: np.ndarray, precision: float, *, min_answers: int = 5) -> float:
+    """The lowest confidence threshold at which answers at or above it were right at least `precision`
+    of the time on these examples (with at least `min_answers` of them); `inf` when none is.
+
+    Thresholds can only fall at the last of tied confidences."""
+    if len(confidences) == 0:
+        return float("inf")
+    order = np.argsort(-confidences, kind="stable")
+    conf = confidences[order]
+    hits = np.cumsum(correct[order].astype(np.float64))
+    answered = np.arange(1, len(conf) + 1)
+    cut = np.append(conf[1:] != conf[:-1], True)
+    ok = (hits / answered >= precision) & cut & (answered >= min_answers)
+    if not ok.any():
+        return float("inf")
+    return float(conf[np.flatnonzero(ok).max()])

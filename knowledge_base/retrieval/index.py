@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 
 from knowledge_base.entry import Entry, as_utc, region_covers, region_depth, utcnow
-from knowledge_base.retrieval.confidence import Calibrator, ranking_features
+from knowledge_base.retrieval.confidence import Calibrator, ranking_features, threshold_for_precision
 from knowledge_base.retrieval.dense import DenseIndex
 from knowledge_base.retrieval.embedding import QueryEmbedder, VectorCache, embed_with_cache
 from knowledge_base.retrieval.fusion import FusionWeights, best_per_entry, fuse
@@ -65,6 +65,7 @@ class RetrievalIndex:
     def __init__(self, entries: Sequence[Entry], phrasings: list[str], phrasing_entry: np.ndarray, vectors: np.ndarray,
                  embedder: QueryEmbedder, params: RetrievalParams, revision: int):
         self.entries = list(entries)
+        self.entries_by_id = {e.id: e for e in self.entries}
         self.revision = revision
         self.phrasings = phrasings
         self.phrasing_entry = phrasing_entry
@@ -82,6 +83,9 @@ class RetrievalIndex:
         self.entry_phrasings = [np.arange(bounds[row], bounds[row + 1]) for row in range(len(self.entries))]
         self._replaces = _variant_links(self.entries)
         self.calibrator = Calibrator.fallback()
+        self._held_confidence = np.zeros(0, np.float32)
+        self._held_correct = np.zeros(0, np.int64)
+        self._thresholds: dict[float, float] = {}
 
     # ---- building -------------------------------------------------------------------------------
     @classmethod
@@ -100,8 +104,16 @@ class RetrievalIndex:
         if calibrate:
             from knowledge_base.retrieval.self_supervision import fit_calibrator
 
-            index.calibrator = fit_calibrator(index, max_queries=params.calibration_queries)
+            index.calibrator, index._held_confidence, index._held_correct = fit_calibrator(
+                index, max_queries=params.calibration_queries)
         return index
+
+    def answer_threshold(self, precision: float) -> float:
+        """The confidence above which answers were right at least `precision` of the time on the
+        questions the calibrator held out (`inf` when no threshold reaches it); remembered per precision."""
+        if precision not in self._thresholds:
+            self._thresholds[precision] = threshold_for_precision(self._held_confidence, self._held_correct, precision)
+        return self._thresholds[precision]
 
     @property
     def size(self) -> int:

@@ -25,11 +25,14 @@ def _drop_characters(text: str, rng: np.random.Generator) -> str:
     return "".join(chars)
 
 
-def fit_calibrator(index, *, max_queries: int, seed: int = 0) -> Calibrator:
+def fit_calibrator(index, *, max_queries: int, seed: int = 0) -> tuple[Calibrator, np.ndarray, np.ndarray]:
+    """The calibrator, and its probabilities and right/wrong labels on the questions it learned from
+    (from which answer thresholds for a wanted precision are read)."""
     rng = np.random.default_rng(seed)
     n_entries = index.size
+    nothing = np.zeros(0, np.float32)
     if n_entries < 3:
-        return Calibrator.fallback()
+        return Calibrator.fallback(), nothing, nothing
     rows = rng.permutation(n_entries)[: max(1, max_queries // 2)]
 
     texts: list[str] = []
@@ -57,6 +60,5 @@ def fit_calibrator(index, *, max_queries: int, seed: int = 0) -> Calibrator:
     rankings = index.rank(texts, np.vstack(vectors), excluded=excluded)
     features = np.vstack([index.features(r) for r in rankings])
     labels = np.array([int(o >= 0 and r.rows.size > 0 and r.rows[0] == o) for o, r in zip(owners, rankings)])
-    if len(labels) < MIN_EXAMPLES:
-        return Calibrator.fallback()
-    return Calibrator.fit(features, labels)
+    calibrator = Calibrator.fallback() if len(labels) < MIN_EXAMPLES else Calibrator.fit(features, labels)
+    return calibrator, calibrator.probability(features), labels

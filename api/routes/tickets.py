@@ -1,0 +1,112 @@
+"""The seats' API: the queue of handed-off tickets; claim, reply, close."""
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import ApiError
+from api.services import get_desk, get_services
+from desk.tickets import Ticket, TicketConflict, TicketDesk, TicketNotFound, TicketStatus
+
+
+def require_seat(request: Request) -> None:
+    token = get_services(request).settings.seat_token
+    if not token:
+        return
+    given = request.headers.get("authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise ApiError(401, "unauthorized", "The seat API needs 'Authorization: Bearer <seat token>'.")
+
+
+router = APIRouter(prefix="/v1/tickets", tags=["seats"], dependencies=[Depends(require_seat)])
+
+
+class TicketOut(BaseModel):
+    number: str
+    status: TicketStatus
+    channel: str
+    summary: str = Field(description="The citizen's question, as they put it.")
+    reason: str = Field(description="Why it was handed off: low_confidence, asked_for_human, unsatisfied, …")
+    transcript: list[dict]
+    request_type: str
+    urgency: str
+    due_at: datetime
+    region: str | None
+    caller: str | None
+    category_code: str | None
+    category_name: str | None
+    category_score: float | None
+    category_source: str | None
+    candidates: list[dict] = Field(description="The closest knowledge entries, with scores: suggested answers.")
+    asr_confidence: float | None
+    seat: str | None
+    reply: str | None
+    created_at: datetime
+    updated_at: datetime
+    claimed_at: datetime | None
+    replied_at: datetime | None
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> "TicketOut":
+        return cls(**{name: getattr(ticket, name) for name in cls.model_fields})
+
+
+class SeatAction(BaseModel):
+    seat: str = Field(min_length=1, max_length=100, description="The seat (operator) acting.")
+
+
+class SeatReply(SeatAction):
+    text: str = Field(min_length=1, max_length=5000, description="The answer given to the citizen.")
+
+
+def _acting(action):
+    try:
+        return TicketOut.of(action())
+    except TicketNotFound as error:
+        raise ApiError(404, "not_found", str(error)) from error
+    except TicketConflict as error:
+        raise ApiError(409, "conflict", str(error)) from error
+
+
+@router.get("", response_model=list[TicketOut], summary="The queue: most urgent first, then nearest deadline")
+def list_tickets(region: str | None = Query(default=None, max_length=100), urgency: str | None = Query(default=None, max_length=16),
+                 status: TicketStatus | None = None, seat: str | None = Query(default=None, max_length=100),
+                 limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0),
+                 desk: TicketDesk = Depends(get_desk)) -> list[TicketOut]:
+    return [TicketOut.of(t) for t in desk.list(region=region, urgency=urgency, status=status, seat=seat, limit=limit, offset=offset)]
+
+
+@router.get("/{number}", response_model=TicketOut)
+def get_ticket(number: str, desk: TicketDesk = Depends(get_desk)) -> TicketOut:
+    return _acting(lambda: desk.get(number))
+
+
+@router.post("/{number}/claim", response_model=TicketOut, summary="Take a ticket (409 if another seat has it)")
+def claim(number: str, body: SeatAction, desk: TicketDesk = Depends(get_desk)) -> TicketOut:
+    return _acting(lambda: desk.claim(number, body.seat))
+
+
+class RepliedTicket(TicketOut):
+    delivered: str | None = Field(description="'wechat' when the reply was sent to the citizen in WeChat; "
+                                              "null when the seat must call back (voice, chat, or WeChat's 48-hour window closed).")
+
+
+@router.post("/{number}/reply", response_model=RepliedTicket, summary="Record the answer given to the citizen (and send it, in WeChat)")
+async def reply(number: str, body: SeatReply, request: Request) -> RepliedTicket:
+    services = get_services(request)
+    ticket = await run_in_threadpool(_acting, lambda: services.desk.reply(number, body.seat, body.text))
+    delivered = None
+    if ticket.channel == "wechat" and ticket.caller and services.wechat is not None:
+        if await services.wechat.send(ticket.caller, f"【工单{ticket.number}回复】{body.text}"):
+            delivered = "wechat"
+    return RepliedTicket(**ticket.model_dump(), delivered=delivered)
+
+
+@router.post("/{number}/close", response_model=TicketOut, summary="Close (办结) a ticket")
+def close(number: str, body: SeatAction, desk: TicketDesk = Depends(get_desk)) -> TicketOut:
+    return _acting(lambda: desk.close(number, body.seat))

@@ -1,0 +1,49 @@
+"""The mini-program's customer-service message push (客服消息推送): GET verifies the URL, POST takes a
+message. Configure the URL as https://<host>/wechat/push with the token (and EncodingAESKey for
+secure mode) set in FRONTDOOR_WECHAT_* settings."""
+from __future__ import annotations
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import ApiError
+from api.services import get_services
+from api.wechat.channel import ForgedPush, PushQuery, WeChatChannel
+from api.wechat.crypto import WeChatCryptoError
+from api.wechat.messages import WeChatMessageError
+
+router = APIRouter(prefix="/wechat", tags=["wechat"])
+
+
+def _channel(request: Request) -> WeChatChannel:
+    channel = get_services(request).wechat
+    if channel is None:
+        raise ApiError(404, "not_configured", "The WeChat channel is not configured: set FRONTDOOR_WECHAT_TOKEN (and the app's id and secret).")
+    return channel
+
+
+@router.get("/push", response_class=PlainTextResponse, summary="WeChat's URL verification: echoes echostr when signed")
+def verify_url(request: Request, signature: str | None = None, timestamp: str | None = None, nonce: str | None = None,
+               echostr: str | None = Query(default=None, max_length=200)) -> str:
+    try:
+        return _channel(request).verify_url(PushQuery(signature, timestamp, nonce), echostr)
+    except ForgedPush as error:
+        raise ApiError(403, "forged_signature", f"{error}; nothing was done") from error
+
+
+@router.post("/push", response_class=PlainTextResponse, summary="A message pushed by WeChat; answered later through the send API")
+async def push(request: Request, background: BackgroundTasks, signature: str | None = None, timestamp: str | None = None,
+               nonce: str | None = None, encrypt_type: str | None = None, msg_signature: str | None = None) -> str:
+    channel = _channel(request)
+    body = await request.body()
+    try:
+        message = channel.read(PushQuery(signature, timestamp, nonce, encrypt_type, msg_signature), body,
+                               request.headers.get("content-type"))
+    except ForgedPush as error:
+        raise ApiError(403, "forged_signature", f"{error}; nothing was done") from error
+    except (WeChatMessageError, WeChatCryptoError) as error:
+        raise ApiError(400, "malformed_push", str(error)) from error
+    if await run_in_threadpool(channel.accept, message):
+        background.add_task(channel.respond, message)
+    return "success"

@@ -1,0 +1,220 @@
+"""The conversation engine: one turn in, one decision out. Channel-agnostic: the channel only picks
+the answer variant (voice or chat), the wording and the precision the answer must reach.
+
+The decision of one turn, in order:
+  emergency → redirect · a follow-up about the conversation ("转人工", "不是这个", a choice) →
+  handled against what was offered · out of scope → refuse · otherwise retrieve and
+  answer (confident) / clarify (close) / hand off (nothing fits).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from assistant.conversations import ConversationState, ConversationStore
+from assistant.policy import Policy
+from assistant.rules import Rules
+from assistant.turn import Channel, Choice, Decision, Kind, Scored, Turn
+from desk.tickets import BEIJING, TicketDesk, TicketDraft
+from knowledge_base.entry import Entry, utcnow
+from knowledge_base.retrieval.index import Candidate, RetrievalIndex, SearchResult
+from knowledge_base.service import KnowledgeBase
+
+log = logging.getLogger(__name__)
+_NUMBER_WORDS = {"0": "零", "1": "一", "2": "二", "3": "三", "4": "四", "5": "五", "6": "六", "7": "七", "8": "八", "9": "九"}
+
+
+@dataclass(frozen=True)
+class Classification:
+    code: str | None
+    name: str | None
+    score: float | None
+    source: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: Kind                    # ANSWER, CLARIFY or HANDOFF
+    confidence: float
+    candidates: list[Candidate]   # the usable ones, best first
+    offered: list[Candidate]      # the answer, or the choices of a clarification
+
+
+# text → classification of a handoff ticket (the desk's trained classifier, or a fallback)
+Classify = Callable[[str, Sequence[Entry]], Classification]
+
+
+def classify_by_top_entry(text: str, candidates: Sequence[Entry]) -> Classification:
+    """With no classifier and no code table: the category of the closest entry, if any."""
+    top = next((e for e in candidates if e.category), None)
+    return Classification(top.category if top else None, None, None, "nearest_entry" if top else "none")
+
+
+class Engine:
+    def __init__(self, knowledge: KnowledgeBase, conversations: ConversationStore, desk: TicketDesk, rules: Rules,
+                 policy: Policy | None = None, classify: Classify = classify_by_top_entry):
+        self.knowledge = knowledge
+        self.conversations = conversations
+        self.desk = desk
+        self.rules = rules
+        self.policy = policy or Policy()
+        self.classify = classify
+
+    # ---- one turn ---------------------------------------------------------------------------
+    def handle(self, turn: Turn) -> Decision:
+        now = turn.at or utcnow()
+        turn = replace(turn, at=now)
+        index = self.knowledge.index.current  # one index for the whole turn
+        state = self.conversations.state(turn.session, now)
+        said = turn.text.strip() or (turn.hypotheses[0].text if turn.hypotheses else "")
+        decision, state = self._decide(turn, said, state, index)
+        decision = replace(decision, knowledge_revision=index.revision)
+        self.conversations.record(turn, decision, state, said=said, now=now)
+        return decision
+
+    def screen(self, said: str) -> Kind | None:
+        """REDIRECT or REFUSE when the rules take the message out of the knowledge base's hands."""
+        if self.rules.emergency(said):
+            return Kind.REDIRECT
+        return Kind.REFUSE if self.rules.out_of_scope(said) else None
+
+    def _decide(self, turn: Turn, said: str, state: ConversationState, index: RetrievalIndex) -> tuple[Decision, ConversationState]:
+        emergency = self.rules.emergency(said)
+        if emergency:
+            return self._redirect(turn, emergency), state
+
+        picked = self._picked(turn, said, state)
+        if picked is not None and picked in index.entries_by_id:
+            return self._answer_entry(turn, index, picked, "chosen", 1.0), replace(state, offered=[], answered=picked)
+
+        intent = self.rules.intent(said)
+        if intent == "human":
+            return self._handoff(turn, said, state, index, "asked_for_human")
+        if intent in ("reject", "confused") and (state.answered or state.offered):
+            return self._unsatisfied(turn, said, state, index)
+        if intent == "thanks":
+            return self._courtesy(turn), state
+
+        rule = self.rules.out_of_scope(said)
+        if rule:
+            text = rule.voice if turn.channel.speaks else rule.chat
+            return Decision(Kind.REFUSE, turn.session, text, reason=rule.reason), state
+
+        state = replace(state, query=said, rejected=[], offered=[], answered=None)
+        return self._from_knowledge(turn, said, state, index)
+
+    # ---- answering from the knowledge base --------------------------------------------------
+    def _search(self, turn: Turn, texts: list[str], index: RetrievalIndex) -> SearchResult:
+        """The best reading of what was said: with several ASR hypotheses, the one the knowledge base
+        answers most confidently."""
+        results = index.search_many(texts, region=turn.region, now=turn.at, k=self.policy.max_choices + 5)
+        return max(results, key=lambda r: r.confidence)
+
+    def judge(self, result: SearchResult, channel: Channel, index: RetrievalIndex, rejected: Sequence[str] = ()) -> Verdict:
+        """Answer, clarify or hand off, from a search result alone (the evaluation runs exactly this)."""
+        candidates = [c for c in result.candidates if c.entry.id not in rejected]
+        if not candidates:
+            return Verdict(Kind.HANDOFF, 0.0, candidates, [])
+        # Once the caller has rejected the top entry, the next one is no longer what the calibrator judged.
+        confidence = result.confidence if not rejected else 0.0
+        top = candidates[0]
+        if confidence >= index.answer_threshold(self.policy.answer_precision(channel)):
+            return Verdict(Kind.ANSWER, confidence, candidates, [top])
+        if rejected or confidence >= index.answer_threshold(self.policy.clarify_precision):
+            close = [c for c in candidates if c.score >= top.score - self.policy.clarify_margin][: self.policy.max_choices]
+            close = close if len(close) >= 2 else candidates[:2]
+            if len(close) >= 2:
+                return Verdict(Kind.CLARIFY, confidence, candidates, close)
+        return Verdict(Kind.HANDOFF, confidence, candidates, [])
+
+    def _from_knowledge(self, turn: Turn, said: str, state: ConversationState, index: RetrievalIndex,
+                        ) -> tuple[Decision, ConversationState]:
+        texts = [said] + [h.text for h in turn.hypotheses if h.text and h.text != said][:3]
+        verdict = self.judge(self._search(turn, texts, index), turn.channel, index, state.rejected)
+        scored = tuple(Scored(c.entry.id, c.entry.question, c.score) for c in verdict.candidates[:5])
+        if verdict.kind is Kind.ANSWER:
+            top = verdict.offered[0].entry.id
+            decision = self._answer_entry(turn, index, top, "confident", verdict.confidence)
+            return replace(decision, candidates=scored), replace(state, answered=top)
+        if verdict.kind is Kind.CLARIFY:
+            return self._clarify(turn, [c.entry for c in verdict.offered], verdict.confidence, scored), replace(
+                state, offered=[c.entry.id for c in verdict.offered], answered=None)
+        reason = "low_confidence" if verdict.candidates else "no_candidate"
+        return self._handoff(turn, said, state, index, reason, scored, verdict.confidence)
+
+    def _answer_entry(self, turn: Turn, index: RetrievalIndex, entry_id: str, reason: str, confidence: float) -> Decision:
+        entry = index.entries_by_id[entry_id]
+        text = entry.voice_answer if turn.channel.speaks else entry.chat_answer
+        return Decision(Kind.ANSWER, turn.session, text, reason=reason, confidence=confidence, entry_id=entry.id,
+                        entry_question=entry.question)
+
+    def _clarify(self, turn: Turn, entries: list[Entry], confidence: float, scored: tuple[Scored, ...]) -> Decision:
+        choices = tuple(Choice(n, e.id, e.question) for n, e in enumerate(entries, start=1))
+        if turn.channel.speaks:
+            lines = [self.rules.reply("voice", "clarify_choice", number=c.number, number_word=_NUMBER_WORDS[str(c.number)],
+                                      question=c.question.rstrip("？?。"))
+                     for c in choices]
+            text = self.rules.reply("voice", "clarify", choices=self.rules.replies["voice"].get("clarify_joiner", "；").join(lines))
+        else:
+            lines = [self.rules.reply("chat", "clarify_choice", number=c.number, question=c.question) for c in choices]
+            text = self.rules.reply("chat", "clarify", choices="\n".join(lines))
+        return Decision(Kind.CLARIFY, turn.session, text, reason="close_candidates", confidence=confidence,
+                        choices=choices, candidates=scored)
+
+    # ---- follow-ups --------------------------------------------------------------------------
+    def _picked(self, turn: Turn, said: str, state: ConversationState) -> str | None:
+        """An entry chosen from the last clarification: by id (a button), by number, or by repeating it."""
+        if not state.offered:
+            return None
+        if turn.choice and turn.choice in state.offered:
+            return turn.choice
+        number = self.rules.choice(said)
+        if number is not None and 1 <= number <= len(state.offered):
+            return state.offered[number - 1]
+        return None
+
+    def _unsatisfied(self, turn: Turn, said: str, state: ConversationState, index: RetrievalIndex) -> tuple[Decision, ConversationState]:
+        not_it = [state.answered] if state.answered else list(state.offered)
+        state = replace(state, unsatisfied=state.unsatisfied + 1, rejected=state.rejected + not_it, answered=None, offered=[])
+        if state.unsatisfied >= self.policy.unsatisfied_limit or not state.query:
+            return self._handoff(turn, said, state, index, "unsatisfied")
+        return self._from_knowledge(turn, state.query, state, index)
+
+    def _courtesy(self, turn: Turn) -> Decision:
+        group = "voice" if turn.channel.speaks else "chat"
+        return Decision(Kind.ANSWER, turn.session, self.rules.reply(group, "courtesy"), reason="courtesy")
+
+    # ---- leaving the self-service path ------------------------------------------------------
+    def _redirect(self, turn: Turn, emergency) -> Decision:
+        if turn.channel.speaks:
+            words = "".join(_NUMBER_WORDS.get(ch, ch) for ch in emergency.number).replace("一一", "幺幺")
+            text = self.rules.reply("voice", "redirect", number_words=words, name=emergency.name, number=emergency.number)
+        else:
+            text = self.rules.reply("chat", "redirect", number=emergency.number, name=emergency.name)
+        return Decision(Kind.REDIRECT, turn.session, text, reason="emergency", redirect_to=emergency.number, confidence=1.0)
+
+    def _handoff(self, turn: Turn, said: str, state: ConversationState, index: RetrievalIndex, reason: str,
+                 scored: tuple[Scored, ...] = (), confidence: float = 0.0) -> tuple[Decision, ConversationState]:
+        transcript = self.conversations.transcript(turn.session) + [
+            {"at": turn.at.isoformat(), "text": said, "asr_confidence": turn.asr_confidence, "decision": Kind.HANDOFF.value}]
+        words = "\n".join(t["text"] for t in transcript)
+        question = state.query or said
+        candidates_entries = [index.entries_by_id[s.entry_id] for s in scored if s.entry_id in index.entries_by_id]
+        category = self.classify(words, candidates_entries)
+        urgency = self.rules.urgency_of(words)
+        ticket = self.desk.open(TicketDraft(
+            channel=turn.channel.value, summary=question, reason=reason, transcript=transcript,
+            request_type=self.rules.request_type_of(words), urgency=urgency.name, dispatch_hours=urgency.dispatch_hours,
+            region=turn.region, caller=turn.caller, conversation_id=turn.session, category_code=category.code,
+            category_name=category.name, category_score=category.score, category_source=category.source,
+            candidates=[{"entry_id": s.entry_id, "question": s.question, "score": round(s.score, 4)} for s in scored],
+            asr_confidence=turn.asr_confidence,
+        ), now=turn.at)
+        group = "voice" if turn.channel.speaks else "chat"
+        deadline = f"{ticket.due_at.astimezone(BEIJING):%m月%d日 %H:%M}"
+        text = self.rules.reply(group, "handoff", ticket=ticket.number, deadline=deadline)
+        log.info("handoff %s (%s) on %s", ticket.number, reason, turn.channel.value)
+        decision = Decision(Kind.HANDOFF, turn.session, text, reason=reason, confidence=confidence,
+                            ticket_number=ticket.number, candidates=scored)
+        return decision, replace(state, handed_off=True, offered=[], answered=None)

@@ -1,0 +1,1 @@
+"""The human desk: handed-off tickets, the seats that take them, and the category tables they are filed under."""

@@ -1,0 +1,74 @@
+"""The chat channel and the seats' API over real HTTP, against the running service."""
+from __future__ import annotations
+
+import httpx
+
+import pytest
+
+REGION = "江苏省/南京市"
+
+
+@pytest.fixture
+def seat(server):
+    return {"authorization": f"Bearer {server.seat_token}"}
+
+
+def chat(server, **body):
+    response = httpx.post(f"{server}/v1/chat", json={"region": REGION, **body}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_chat_starts_a_session_and_answers_or_offers_choices(server):
+    reply = chat(server, text="医保卡丢了怎么补办")
+    assert reply["session"] and reply["decision"] in ("answer", "clarify")
+    if reply["decision"] == "answer":
+        assert reply["entry"]["question"] and reply["text"]
+    else:
+        assert 2 <= len(reply["choices"]) <= 3
+        picked = chat(server, session=reply["session"], text="1")
+        assert picked["decision"] == "answer" and picked["entry"]["id"] == reply["choices"][0]["entry_id"]
+
+
+def test_an_emergency_is_redirected(server):
+    reply = chat(server, text="楼下着火了")
+    assert reply["decision"] == "redirect" and reply["redirect_to"] == "119"
+
+
+def test_a_handoff_becomes_a_ticket_that_a_seat_claims_replies_to_and_closes(server, seat):
+    first = chat(server, text="我们小区停电一整天了，物业也联系不上")
+    handoff = chat(server, session=first["session"], text="转人工", caller="13900002222")
+    assert handoff["decision"] == "handoff"
+    number = handoff["ticket"]["number"]
+    assert number in handoff["text"]
+
+    queue = httpx.get(f"{server}/v1/tickets", params={"region": "江苏省", "status": "open"}, headers=seat).json()
+    ticket = next(t for t in queue if t["number"] == number)
+    assert ticket["urgency"] == "次紧急" and ticket["caller"] == "13900002222"
+    assert [t["text"] for t in ticket["transcript"]] == ["我们小区停电一整天了，物业也联系不上", "转人工"]
+    assert ticket["category_code"] or ticket["category_source"] == "none"
+
+    claimed = httpx.post(f"{server}/v1/tickets/{number}/claim", json={"seat": "南京-07"}, headers=seat).json()
+    assert claimed["status"] == "claimed" and claimed["seat"] == "南京-07"
+    other = httpx.post(f"{server}/v1/tickets/{number}/claim", json={"seat": "扬州-02"}, headers=seat)
+    assert other.status_code == 409 and "南京-07" in other.json()["error"]["message"]
+    replied = httpx.post(f"{server}/v1/tickets/{number}/reply", json={"seat": "南京-07", "text": "已联系供电公司抢修。"}, headers=seat)
+    assert replied.json()["status"] == "replied"
+    closed = httpx.post(f"{server}/v1/tickets/{number}/close", json={"seat": "南京-07"}, headers=seat).json()
+    assert closed["status"] == "closed" and closed["closed_at"]
+
+
+def test_the_seat_api_needs_the_seat_token(server, seat):
+    assert httpx.get(f"{server}/v1/tickets").status_code == 401
+    assert httpx.get(f"{server}/v1/tickets", headers={"authorization": "Bearer wrong"}).json()["error"]["code"] == "unauthorized"
+    missing = httpx.get(f"{server}/v1/tickets/19990101000000", headers=seat)
+    assert missing.status_code == 404
+
+
+def test_bad_chat_requests_say_what_to_change(server):
+    nothing = httpx.post(f"{server}/v1/chat", json={"text": "   "})
+    assert nothing.status_code == 422 and "text" in nothing.json()["error"]["details"][0]["problem"]
+    bad_session = httpx.post(f"{server}/v1/chat", json={"text": "你好", "session": "含有 空格"})
+    assert bad_session.status_code == 422 and bad_session.json()["error"]["details"][0]["where"].endswith("session")
+    too_long = httpx.post(f"{server}/v1/chat", json={"text": "问" * 600})
+    assert too_long.status_code == 422

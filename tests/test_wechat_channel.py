@@ -1,0 +1,126 @@
+"""The WeChat channel end to end: WeChat's push (plaintext and secure mode, XML and JSON) into the
+running service, and the reply out through a local server that speaks WeChat's send API."""
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from api.wechat import WeChatCrypto
+from wechat_fake import event_message_xml, secure_envelope, signed_query, text_message_json, text_message_xml
+
+_ids = iter(range(10_000_000, 99_999_999))
+
+
+def push(server, body: bytes, query: dict, content_type="text/xml", *, fake=None, openid=None):
+    """What WeChat does when a citizen writes: it opens their reply window on its side, then pushes to us."""
+    if fake is not None:
+        fake.user_message(openid)
+    return httpx.post(f"{server}/wechat/push", params=query, content=body, headers={"content-type": content_type}, timeout=10)
+
+
+def wait_for_replies(fake, openid, count, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replies = [text for who, text in fake.sent if who == openid]
+        if len(replies) >= count:
+            return replies
+        time.sleep(0.2)
+    pytest.fail(f"{count} replies to {openid} expected, got {[t for w, t in fake.sent if w == openid]}")
+
+
+def test_the_url_check_echoes_only_when_signed_with_our_token(server):
+    good = httpx.get(f"{server}/wechat/push", params=signed_query(server.wechat_token, echostr="echo-4242"))
+    assert good.status_code == 200 and good.text == "echo-4242"
+    forged = httpx.get(f"{server}/wechat/push", params=signed_query("not-our-token", echostr="echo-4242"))
+    assert forged.status_code == 403 and forged.json()["error"]["code"] == "forged_signature"
+
+
+def test_a_plaintext_xml_message_is_acknowledged_and_answered_through_the_send_api(server, fake_wechat):
+    openid = "oWx-plain-xml-0001"
+    started = time.monotonic()
+    response = push(server, text_message_xml(openid, "楼下着火了", msg_id=next(_ids)), signed_query(server.wechat_token),
+                    fake=fake_wechat, openid=openid)
+    assert response.status_code == 200 and response.text == "success"
+    assert time.monotonic() - started < 5  # WeChat waits 5 s
+    [reply] = wait_for_replies(fake_wechat, openid, 1)
+    assert "119" in reply
+
+
+def test_secure_mode_json_is_decrypted_and_answered(server, fake_wechat):
+    openid = "oWx-secure-json-0002"
+    crypto = WeChatCrypto(server.wechat_aes_key, fake_wechat.appid)
+    query, body = secure_envelope(crypto, server.wechat_token, text_message_json(openid, "转人工", msg_id=next(_ids)), "json")
+    response = push(server, body, query, content_type="application/json", fake=fake_wechat, openid=openid)
+    assert response.status_code == 200 and response.text == "success"
+    [reply] = wait_for_replies(fake_wechat, openid, 1)
+    assert "工单号" in reply
+
+
+def test_wechat_retries_of_one_message_are_answered_once(server, fake_wechat):
+    openid = "oWx-retry-0003"
+    body = text_message_xml(openid, "转人工", msg_id=next(_ids))
+    for _ in range(3):  # WeChat retries a push three times when it hears nothing in 5 s
+        assert push(server, body, signed_query(server.wechat_token), fake=fake_wechat, openid=openid).text == "success"
+    wait_for_replies(fake_wechat, openid, 1)
+    time.sleep(1.0)
+    assert len([1 for who, _ in fake_wechat.sent if who == openid]) == 1
+
+
+def test_forged_pushes_get_403_and_touch_nothing(server, fake_wechat):
+    openid = "oWx-forged-0004"
+    sent_before = len(fake_wechat.sent)
+    plain = push(server, text_message_xml(openid, "转人工", msg_id=next(_ids)), signed_query("forged-token"))
+    assert plain.status_code == 403
+    crypto = WeChatCrypto(server.wechat_aes_key, fake_wechat.appid)
+    query, body = secure_envelope(crypto, server.wechat_token, text_message_xml(openid, "转人工", msg_id=next(_ids)), "xml")
+    query["msg_signature"] = "0" * 40
+    assert push(server, body, query).status_code == 403
+    time.sleep(1.0)
+    assert len(fake_wechat.sent) == sent_before
+    tickets = httpx.get(f"{server}/v1/tickets", headers={"authorization": f"Bearer {server.seat_token}"}).json()
+    assert not [t for t in tickets if t["caller"] == openid]
+
+
+def test_a_malformed_push_is_a_clear_400(server):
+    bad = push(server, b"<xml><ToUserName>x</ToUserName>", signed_query(server.wechat_token))
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "malformed_push"
+    doctype = push(server, b'<!DOCTYPE x [<!ENTITY a "b">]><xml><Content>&a;</Content></xml>', signed_query(server.wechat_token))
+    assert doctype.status_code == 400
+
+
+def test_entering_the_session_is_greeted(server, fake_wechat):
+    openid = "oWx-enter-0005"
+    push(server, event_message_xml(openid), signed_query(server.wechat_token), fake=fake_wechat, openid=openid)
+    [greeting] = wait_for_replies(fake_wechat, openid, 1)
+    assert "人工" in greeting
+
+
+def test_a_seats_reply_to_a_wechat_ticket_reaches_the_citizen_in_wechat(server, fake_wechat):
+    openid = "oWx-seat-reply-0006"
+    push(server, text_message_xml(openid, "转人工", msg_id=next(_ids)), signed_query(server.wechat_token), fake=fake_wechat, openid=openid)
+    [handoff] = wait_for_replies(fake_wechat, openid, 1)
+    seat = {"authorization": f"Bearer {server.seat_token}"}
+    number = next(t["number"] for t in httpx.get(f"{server}/v1/tickets", headers=seat).json() if t["caller"] == openid)
+    assert number in handoff
+    httpx.post(f"{server}/v1/tickets/{number}/claim", json={"seat": "扬州-02"}, headers=seat)
+    replied = httpx.post(f"{server}/v1/tickets/{number}/reply", json={"seat": "扬州-02", "text": "已为您登记，社区会上门处理。"},
+                         headers=seat, timeout=30).json()
+    assert replied["status"] == "replied" and replied["delivered"] == "wechat"
+    assert wait_for_replies(fake_wechat, openid, 2)[1].endswith("已为您登记，社区会上门处理。")
+
+
+def test_the_reply_window_allows_five_messages_within_48_hours(db):
+    from datetime import timedelta
+
+    from api.wechat.ledger import WeChatLedger
+    from knowledge_base.entry import utcnow
+
+    ledger, now = WeChatLedger(db), utcnow()
+    assert not ledger.take_reply("oNever", now)  # never wrote: nothing may be sent
+    assert ledger.first_delivery("m1", "oA", now) and not ledger.first_delivery("m1", "oA", now)
+    assert [ledger.take_reply("oA", now) for _ in range(6)] == [True] * 5 + [False]
+    assert ledger.first_delivery("m2", "oA", now + timedelta(hours=1))  # a new message reopens it
+    assert ledger.take_reply("oA", now + timedelta(hours=1))
+    assert not ledger.take_reply("oA", now + timedelta(hours=49, minutes=1))
