@@ -23,7 +23,10 @@ models: install
 run: models
 	$(BIN)/frontdoor serve
 
+# The chat page's browser tests drive Debian's Chromium (Playwright's browser download is not used).
 test: models
+	@test -x /usr/bin/chromium || echo "make test: /usr/bin/chromium is missing: the chat page tests skip (and fail under CI=true);" \
+		"install it with: sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium" >&2
 	$(BIN)/python -m pytest
 
 bench: models

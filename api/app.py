@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import chat, entries, health, search, tickets, wechat
+from api.routes import chat, entries, health, pages, search, tickets, wechat
 from api.services import Services
 from api.wechat import CustomerServiceClient, WeChatCrypto
 from api.wechat.channel import WeChatChannel
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (health, search, entries, chat, tickets, wechat):
+    for module in (health, search, entries, chat, tickets, wechat, pages):
         app.include_router(module.router)
+    app.mount("/static", pages.static_files(), name="static")
     return app
