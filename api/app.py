@@ -17,7 +17,7 @@ from api.wechat import CustomerServiceClient, WeChatCrypto
 from api.wechat.channel import WeChatChannel
 from api.wechat.ledger import WeChatLedger
 from assistant.engine import Engine
-from frontdoor.components import build_engine, load_embedder, open_database
+from frontdoor.components import build_engine, load_embedder, load_seed_code_table, open_database
 from frontdoor.settings import Settings
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.store import EmbeddingCache, KnowledgeStore
@@ -59,8 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         knowledge = KnowledgeBase(KnowledgeStore(db), embedder, EmbeddingCache(db))
         if settings.seed_on_start:
             await asyncio.to_thread(knowledge.load_seed_if_empty)
+            await asyncio.to_thread(load_seed_code_table, db)
         await asyncio.to_thread(knowledge.index.refresh, force=True)
-        engine = build_engine(settings, db, knowledge)
+        engine = await asyncio.to_thread(build_engine, settings, db, knowledge, embedder)
         http = httpx.AsyncClient(timeout=10.0)
         app.state.services = Services(settings=settings, db=db, knowledge=knowledge, engine=engine, desk=engine.desk,
                                       wechat=_wechat_channel(settings, db, engine, http))

@@ -112,6 +112,47 @@ def cmd_eval_retrieval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval_classify(args: argparse.Namespace, settings: Settings) -> int:
+    from evaluation.classify import evaluate_classifier, read_labelled
+    from frontdoor.components import load_embedder
+
+    train, test = read_labelled(Path(args.train)), read_labelled(Path(args.test))
+    embedder = load_embedder(settings)
+    print(json.dumps(evaluate_classifier(train, test, embedder.embed_passages), ensure_ascii=False))
+    return 0
+
+
+def cmd_train_classifier(args: argparse.Namespace, settings: Settings) -> int:
+    from evaluation.classify import read_labelled
+    from frontdoor.components import load_embedder
+    from models.text_classifier import TextClassifier
+
+    rows = read_labelled(Path(args.file))
+    embedder = load_embedder(settings)
+    classifier = TextClassifier.train([t for t, _ in rows], [l for _, l in rows], embedder.embed_passages,
+                                      embedder_id=embedder.model_id)
+    folder = settings.resolved_classifier_dir
+    classifier.save(folder)
+    print(f"ticket classifier trained on {len(rows)} tickets ({len(classifier.labels)} categories), saved in {folder}; "
+          "workers use it from their next start")
+    return 0
+
+
+def cmd_codes_import(args: argparse.Namespace, settings: Settings) -> int:
+    from desk.categories import read_code_table
+    from desk.classification import CodeTable
+    from frontdoor.components import open_database
+
+    categories = read_code_table(Path(args.file))
+    db = open_database(settings)
+    try:
+        count = CodeTable(db).replace(categories)
+    finally:
+        db.dispose()
+    print(f"code table {args.file}: {count} categories imported (replacing the previous table)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="frontdoor", description="The self-service front door of a 12345 hotline.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -147,20 +188,38 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--channel", choices=("chat", "voice"), default="chat",
                            help="whose thresholds decide (voice must be right more often)")
     retrieval.set_defaults(run=cmd_eval_retrieval)
+    classify = evaluate.add_parser("classify", help="train a ticket classifier on one file, measure it on another; the last line is JSON")
+    classify.add_argument("--train", required=True, help="labelled tickets, JSONL {text, label}")
+    classify.add_argument("--test", required=True, help="held-out labelled tickets, JSONL {text, label}")
+    classify.set_defaults(run=cmd_eval_classify)
+
+    train = sub.add_parser("train", help="learn from a hotline's own labelled data").add_subparsers(dest="train_command", required=True)
+    train_classifier = train.add_parser("classifier", help="train the handoff-ticket classifier on labelled tickets (JSONL {text, label})")
+    train_classifier.add_argument("file")
+    train_classifier.set_defaults(run=cmd_train_classifier)
+
+    codes = sub.add_parser("codes", help="the request-category code table").add_subparsers(dest="codes_command", required=True)
+    codes_import = codes.add_parser("import", help="import a code table (CSV: code,name,parent — or one column per level)")
+    codes_import.add_argument("file")
+    codes_import.set_defaults(run=cmd_codes_import)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from desk.categories import CodeTableError
+    from evaluation.classify import LabelledFileError
     from evaluation.packs import QueryFileError
+    from models.text_classifier import ClassifierError
     from knowledge_base.io import KnowledgeFileError
     from knowledge_base.store import ImportRejected
     from models.errors import ModelUnavailable
 
     try:
         return args.run(args, Settings())
-    except (KnowledgeFileError, ImportRejected, QueryFileError, ModelUnavailable, FileNotFoundError) as error:
+    except (KnowledgeFileError, ImportRejected, QueryFileError, ModelUnavailable, CodeTableError, LabelledFileError,
+            ClassifierError, FileNotFoundError) as error:
         print(f"frontdoor: {error}", file=sys.stderr)
         return 2
 

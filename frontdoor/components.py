@@ -40,16 +40,35 @@ def load_embedder(settings: Settings, progress_factory: Callable | None = None) 
     return Embedder.load(settings.embedder, query_prefix=prefix, passage_prefix="passage: " if is_e5 else "")
 
 
-def build_engine(settings: Settings, db: Database, knowledge) -> "Engine":
-    """The conversation engine over a knowledge base, with the configured rules and per-channel precision."""
+def build_engine(settings: Settings, db: Database, knowledge, embedder: Embedder | None = None) -> "Engine":
+    """The conversation engine over a knowledge base, with the configured rules and per-channel precision.
+    With an embedder, handoff tickets are filed by the trained classifier or the code table."""
     from assistant.conversations import ConversationStore
-    from assistant.engine import Engine
+    from assistant.engine import Engine, classify_by_top_entry
     from assistant.policy import Policy
     from assistant.rules import load_rules
     from assistant.turn import Channel
+    from desk.classification import CodeTable, TicketClassifier, load_classifier
     from desk.tickets import TicketDesk
+
+    classify = classify_by_top_entry
+    if embedder is not None:
+        classify = TicketClassifier(CodeTable(db).all(), embedder,
+                                    load_classifier(settings.resolved_classifier_dir, embedder.model_id))
 
     policy = Policy(precision={Channel.CHAT: settings.chat_precision, Channel.WECHAT: settings.chat_precision,
                                Channel.VOICE: settings.voice_precision})
     return Engine(knowledge, ConversationStore(db, idle_minutes=settings.conversation_idle_minutes), TicketDesk(db),
-                  load_rules(settings.rules_dir), policy)
+                  load_rules(settings.rules_dir), policy, classify)
+
+
+def load_seed_code_table(db: Database) -> int | None:
+    """A fresh install files tickets under the shipped sample code table until a province's is imported."""
+    from desk.categories import read_code_table
+    from desk.classification import CodeTable
+    from knowledge_base.seed import category_table
+
+    table = CodeTable(db)
+    if table.all():
+        return None
+    return table.replace(read_code_table(category_table()))

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     chat_precision: float = Field(default=0.95, ge=0.5, le=1.0, description="Chat answers automatically only when right at least this often.")
     voice_precision: float = Field(default=0.98, ge=0.5, le=1.0, description="The same for spoken answers (a wrong one costs a call).")
     conversation_idle_minutes: float = Field(default=30.0, description="After this much silence a session starts afresh.")
+    classifier_dir: Path | None = Field(default=None, description="Where `frontdoor train classifier` keeps the ticket classifier; default: data_dir/classifier.")
     seat_token: str | None = Field(default=None, description="When set, the seat API requires 'Authorization: Bearer <token>'.")
 
     # WeChat mini-program customer-service messages (客服消息); the push URL is /wechat/push
@@ -59,6 +60,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'frontdoor.db').resolve()}"
+
+    @property
+    def resolved_classifier_dir(self) -> Path:
+        return (self.classifier_dir or self.data_dir / "classifier").resolve()
 
     @property
     def resolved_model_dir(self) -> Path:

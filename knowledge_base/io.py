@@ -11,10 +11,7 @@ Time (UTC+8), the hotline's own clock; exported times carry their offset.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
@@ -57,15 +54,6 @@ class InvalidEntry(ValueError):
         self.entry_id = entry_id
         self.problems = problems
         super().__init__(f"entry {entry_id!r}: " + "; ".join(problems))
-
-
-@dataclass(frozen=True)
-class Category:
-    """One row of a request-classification code table."""
-
-    code: str
-    name: str
-    parent: str | None = None
 
 
 def entry_problems(entry: Entry) -> list[str]:
@@ -432,94 +420,3 @@ def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
 
 
 _Dumper.add_representer(str, _represent_text)
-
-
-# ---------------------------------------------------------------------------------------------
-# Category code tables
-
-# 一级分类, 二级类别, …, or level1, level 2, …
-_LEVEL_COLUMN = re.compile(r"^(?:[一二三四五六七八九]级(?:分类|类别|类目|类)?|level\s*\d+)$", re.IGNORECASE)
-CATEGORY_PATH_SEPARATOR = "/"
-
-
-def read_categories(path: str | Path) -> list[Category]:
-    """A category code table from CSV; raises `KnowledgeFileError` listing every problem.
-
-    Two shapes are read: ``code,name,parent`` (parent empty at the top), and a table of levels such
-    as ``一级分类,二级分类,三级分类`` with one row per leaf, which has no codes: each node's code is then
-    its path of names, e.g. ``城乡建设/安全生产/事故处理`` (and a top-level code is just its name).
-    """
-    path = Path(path)
-    problems: list[Problem] = []
-
-    def report(line: int | None, message: str) -> None:
-        problems.append(Problem(line, message))
-
-    text = _decode(path.read_bytes(), report)
-    categories: list[Category] = []
-    if text is not None:
-        reader = csv.reader(io.StringIO(text, newline=""))
-        header = [cell.strip() for cell in next(reader, [])]
-        columns = [cell.lower() for cell in header]
-        if {"code", "name"} <= set(columns):
-            categories = _coded_categories(reader, columns, report)
-        elif len(header) >= 2 and all(_LEVEL_COLUMN.match(cell) for cell in header):
-            categories = _levelled_categories(reader, len(header), report)
-        else:
-            report(1, f"unrecognised header {','.join(header)!r}: expected code,name,parent "
-                      "or level columns such as 一级分类,二级分类,三级分类")
-    if problems:
-        raise KnowledgeFileError(path, problems)
-    return categories
-
-
-def _coded_categories(reader, columns: list[str], report) -> list[Category]:
-    position = {name: columns.index(name) for name in ("code", "name", "parent") if name in columns}
-    found: dict[str, tuple[Category, int]] = {}
-    for row in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(columns):
-            report(line, f"expected {len(columns)} columns, found {len(row)}")
-            continue
-        code, name = row[position["code"]].strip(), row[position["name"]].strip()
-        parent = row[position["parent"]].strip() or None if "parent" in position else None
-        if not code or not name:
-            report(line, "code and name must not be empty")
-        elif code in found:
-            report(line, f"duplicate code {code!r} (first on line {found[code][1]})")
-        elif parent == code:
-            report(line, f"{code!r} cannot be its own parent")
-        else:
-            found[code] = (Category(code, name, parent), line)
-    for category, line in found.values():
-        if category.parent and category.parent not in found:
-            report(line, f"parent {category.parent!r} of {category.code!r} is not in the table")
-    return [category for category, _line in found.values()]
-
-
-def _levelled_categories(reader, depth: int, report) -> list[Category]:
-    found: dict[str, Category] = {}
-    for row in reader:
-        line = reader.line_num
-        names = [cell.strip() for cell in row]
-        if not any(names):
-            continue
-        if len(names) > depth and any(names[depth:]):
-            report(line, f"expected {depth} columns, found {len(names)}")
-            continue
-        names = names[:depth]
-        while names and not names[-1]:
-            names.pop()
-        if not all(names):
-            report(line, "a level is empty while a deeper level is filled")
-            continue
-        if bad := [name for name in names if CATEGORY_PATH_SEPARATOR in name]:
-            report(line, f"a category name must not contain {CATEGORY_PATH_SEPARATOR!r}: {bad[0]!r}")
-            continue
-        for level in range(len(names)):
-            code = CATEGORY_PATH_SEPARATOR.join(names[: level + 1])
-            parent = CATEGORY_PATH_SEPARATOR.join(names[:level]) or None
-            found.setdefault(code, Category(code, names[level], parent))
-    return list(found.values())

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from knowledge_base.entry import Entry, RequestType, Status
-from knowledge_base.io import Category, KnowledgeFileError, read_categories, read_entries, write_entries
+from knowledge_base.io import KnowledgeFileError, read_entries, write_entries
 from knowledge_base.store import KnowledgeStore
 
 BEIJING = timezone(timedelta(hours=8))
@@ -210,41 +210,3 @@ def test_an_exported_knowledge_base_reimports_unchanged(tmp_path, db):
     report = store.import_entries(read_entries(tmp_path / "backup.yaml"), by="a", source="backup.yaml")
 
     assert (report.created, report.updated, report.unchanged) == (0, 0, 2)
-
-
-# -- category tables ------------------------------------------------------------------------------
-
-def test_reads_a_code_table_with_a_byte_order_mark(tmp_path):
-    path = tmp_path / "categories.csv"
-    path.write_text("\ufeffcode,name,parent\nGG,公共服务,\nGG01,疫情防控,GG\n", encoding="utf-8")
-    assert read_categories(path) == [Category("GG", "公共服务", None), Category("GG01", "疫情防控", "GG")]
-
-
-def test_reads_a_three_level_table_as_paths_of_names(tmp_path):
-    path = tmp_path / "taxonomy.csv"
-    path.write_text("一级分类,二级分类,三级分类\n城乡建设,安全生产,事故处理\n城乡建设,安全生产,安全隐患\n"
-                    "政法,其他,\n交通运输,其他,其他\n", encoding="utf-8")
-
-    categories = read_categories(path)
-
-    assert categories[:4] == [Category("城乡建设", "城乡建设", None),
-                              Category("城乡建设/安全生产", "安全生产", "城乡建设"),
-                              Category("城乡建设/安全生产/事故处理", "事故处理", "城乡建设/安全生产"),
-                              Category("城乡建设/安全生产/安全隐患", "安全隐患", "城乡建设/安全生产")]
-    assert Category("交通运输/其他/其他", "其他", "交通运输/其他") in categories
-    assert len(categories) == 9
-
-
-def test_category_table_problems_carry_their_line(tmp_path):
-    path = tmp_path / "categories.csv"
-    path.write_text("code,name,parent\nGG,公共服务,\nGG01,,GG\nGG,重复,\nGG02,疫情,XX\n", encoding="utf-8")
-    with pytest.raises(KnowledgeFileError) as error:
-        read_categories(path)
-    assert problem_lines(error) == [3, 4, 5]
-
-
-def test_a_table_of_unknown_shape_is_refused(tmp_path):
-    path = tmp_path / "categories.csv"
-    path.write_text("编号,名称\n1,一\n", encoding="utf-8")
-    with pytest.raises(KnowledgeFileError, match="line 1: unrecognised header"):
-        read_categories(path)

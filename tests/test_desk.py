@@ -1,0 +1,73 @@
+"""The human desk: tickets through their life, the code table, and how tickets are filed."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from desk.categories import Category
+from desk.classification import CodeTable, TicketClassifier
+from desk.tickets import TicketConflict, TicketDesk, TicketDraft, TicketNotFound, TicketStatus
+from knowledge_base.entry import utcnow
+
+
+def draft(**overrides) -> TicketDraft:
+    values = dict(channel="chat", summary="小区停水了", reason="asked_for_human", transcript=[{"text": "小区停水了"}],
+                  request_type="求助", urgency="次紧急", dispatch_hours=2, region="江苏省/南京市", caller="13800000000")
+    return TicketDraft(**{**values, **overrides})
+
+
+def test_a_ticket_is_numbered_by_beijing_date_and_carries_its_deadline(db):
+    desk = TicketDesk(db)
+    at = utcnow().replace(hour=17, minute=0)  # 01:00 the next day in Beijing
+    ticket = desk.open(draft(), now=at)
+    assert ticket.number.startswith(f"{(at + timedelta(hours=8)):%Y%m%d}")
+    assert ticket.due_at == at + timedelta(hours=2) and ticket.status is TicketStatus.OPEN
+
+
+def test_the_queue_is_most_urgent_first_and_filters_by_region(db):
+    desk = TicketDesk(db)
+    normal = desk.open(draft(urgency="一般", dispatch_hours=24))
+    urgent = desk.open(draft(urgency="紧急", dispatch_hours=1, region="江苏省/扬州市"))
+    semi = desk.open(draft())
+    assert [t.number for t in desk.list()] == [urgent.number, semi.number, normal.number]
+    assert [t.number for t in desk.list(region="江苏省/扬州市")] == [urgent.number]
+    assert {t.number for t in desk.list(region="江苏省")} == {urgent.number, semi.number, normal.number}
+    assert [t.number for t in desk.list(urgency="一般")] == [normal.number]
+
+
+def test_one_seat_at_a_time_and_only_the_holder_replies_and_closes(db):
+    desk = TicketDesk(db)
+    number = desk.open(draft()).number
+    with pytest.raises(TicketConflict, match="claim it"):
+        desk.reply(number, "南京-01", "已处理")
+    desk.claim(number, "南京-01")
+    with pytest.raises(TicketConflict, match="南京-01"):
+        desk.claim(number, "扬州-02")
+    with pytest.raises(TicketConflict):
+        desk.close(number, "扬州-02")
+    assert desk.reply(number, "南京-01", "已联系水务集团").status is TicketStatus.REPLIED
+    closed = desk.close(number, "南京-01")
+    assert closed.status is TicketStatus.CLOSED and closed.reply == "已联系水务集团"
+    with pytest.raises(TicketNotFound):
+        desk.get("19700101000000")
+
+
+def test_the_code_table_is_replaced_whole(db):
+    table = CodeTable(db)
+    table.replace([Category("A", "城乡建设", None, ("城乡建设",)), Category("A1", "供水", "A", ("城乡建设", "供水"))])
+    table.replace([Category("B", "交通运输", None, ("交通运输",))])
+    assert [c.code for c in table.all()] == ["B"]
+
+
+def test_without_a_trained_classifier_tickets_are_filed_by_the_code_table(embedder):
+    categories = [
+        Category("A", "城乡建设", None, ("城乡建设",)),
+        Category("A1", "供水供电", "A", ("城乡建设", "供水供电")),
+        Category("B", "教育", None, ("教育",)),
+        Category("B1", "中小学入学", "B", ("教育", "中小学入学")),
+    ]
+    classify = TicketClassifier(categories, embedder)
+    filed = classify("我们小区已经停水两天了，自来水公司一直不来修", [])
+    assert filed.code == "A1" and filed.source == "code_table" and filed.name == "城乡建设 / 供水供电"
+    assert classify("孩子明年上小学，施教区怎么划分", []).code == "B1"
