@@ -19,7 +19,8 @@ def test_emergencies_are_recognised(rules, text, number):
     assert rules.emergency(text).number == number
 
 
-@pytest.mark.parametrize("text", ["火灾怎么预防", "救护车收费标准是多少", "交通事故责任认定书在哪里领", "核酸检测点在哪里"])
+@pytest.mark.parametrize("text", ["火灾怎么预防", "救护车收费标准是多少", "交通事故责任认定书在哪里领", "核酸检测点在哪里",
+                                  "中暑晕倒怎么急救"])
 def test_questions_about_emergency_topics_are_not_emergencies(rules, text):
     assert rules.emergency(text) is None
 
