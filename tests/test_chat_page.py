@@ -22,9 +22,12 @@ def _missing(what: str) -> None:
     pytest.skip(f"chat page tests skipped: {what}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Debian's Chromium under Playwright (Playwright's own browser download is not used)."""
+    """Debian's Chromium under Playwright (Playwright's own browser download is not used).
+
+    Module-scoped: Playwright's sync API runs an event loop on the main thread while it is open, and
+    later tests that run their own (asyncio.run) must not find one."""
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         _missing(f"Chromium is not installed at {CHROMIUM}; install it with: "
                  "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium")
