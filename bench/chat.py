@@ -5,7 +5,8 @@
 Starts `frontdoor serve` on a fresh data folder (seed knowledge), then
   1. one client, turns one after another: p50 / p95 / p99 latency per turn;
   2. `--clients` concurrent clients: turns per second and the latency they see.
-Questions are the seed knowledge's own sample questions (shuffled), each turn a new conversation,
+Questions are the seed knowledge's own sample questions (shuffled, none asked twice, so the query
+cache never answers; --turns is at most about 500), each turn a new conversation,
 so every turn retrieves, decides and writes its conversation and turn rows (handoffs also a ticket).
 Prints a table and a final JSON line.
 """
@@ -106,14 +107,18 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     args = parser.parse_args()
 
-    questions = [s for e in read_seed_entries() for s in e.samples]
+    questions = list(dict.fromkeys(s for e in read_seed_entries() for s in e.samples))
     random.Random(0).shuffle(questions)
+    if len(questions) < 20 + 2 * args.turns:
+        raise SystemExit(f"--turns {args.turns} needs {20 + 2 * args.turns} distinct questions; the seed has {len(questions)}")
     with tempfile.TemporaryDirectory(prefix="frontdoor-bench-") as scratch:
         process, base = start_service(Path(scratch), args.workers)
         try:
-            one_client(base, questions[:20])  # warm-up
-            latencies, kinds = one_client(base, (questions * 3)[: args.turns])
-            throughput, concurrent = asyncio.run(many_clients(base, (questions * 3)[: args.turns], args.clients))
+            # Each phase asks questions no earlier phase asked, so no answer comes from the query cache.
+            warm, first, second = questions[:20], questions[20 : 20 + args.turns], questions[20 + args.turns : 20 + 2 * args.turns]
+            one_client(base, warm)
+            latencies, kinds = one_client(base, first)
+            throughput, concurrent = asyncio.run(many_clients(base, second, args.clients))
         finally:
             process.terminate()
             process.wait(timeout=60)

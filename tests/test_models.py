@@ -233,3 +233,113 @@ def test_another_sentence_transformers_folder_can_be_configured(provisioned, tmp
     embedder = load_embedder(settings)
     assert embedder.embed_queries(["核酸结果在哪查"]).shape == (1, embedder.dim)
     assert not (tmp_path / "data" / "models").exists()
+
+
+# --- the embedder's fast path (small batches) and its query cache ---------------------------------
+def test_fast_path_agrees_with_the_batch_path(embedder):
+    assert embedder.fast_path in ("bfloat16", "float32")
+    assert len(SENTENCES) <= embedder.fast_batch_max
+    batch_path = embedder._encode_batch([embedder.query_prefix + text for text in SENTENCES])
+
+    one_at_a_time = np.concatenate([embedder._fast.encode([embedder.query_prefix + text]) for text in SENTENCES])
+    together = embedder._fast.encode([embedder.query_prefix + text for text in SENTENCES])  # padded
+    passages = embedder.embed_passages(SENTENCES[:4])
+
+    for vectors in (one_at_a_time, together):
+        assert vectors.dtype == np.float32 and vectors.shape == batch_path.shape
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+        assert np.sum(vectors * batch_path, axis=1).min() >= 0.995
+    passage_batch = embedder._encode_batch([embedder.passage_prefix + text for text in SENTENCES[:4]])
+    assert np.sum(passages * passage_batch, axis=1).min() >= 0.995
+
+
+def test_fast_path_runs_on_one_thread_and_leaves_the_process_setting_alone(embedder):
+    import torch
+
+    assert embedder._fast._workers.run(torch.get_num_threads) == 1
+    assert torch.get_num_threads() == _fresh_thread(torch.get_num_threads)
+
+
+def _fresh_thread(function):
+    import threading
+
+    result = []
+    thread = threading.Thread(target=lambda: result.append(function()))
+    thread.start()
+    thread.join()
+    return result[0]
+
+
+def test_large_batches_still_take_the_batch_path(embedder):
+    texts = [f"{text} {i}" for i, text in enumerate(SENTENCES * 2)]
+    assert len(texts) > embedder.fast_batch_max
+
+    vectors = embedder.embed_queries(texts)
+
+    batch_path = embedder._encode_batch([embedder.query_prefix + text for text in texts])
+    assert np.allclose(vectors, batch_path, rtol=0, atol=1e-6)  # the fast path's differ by ~1e-4
+
+
+def _cached_embedder(embedder, size):
+    from models.embedder import Embedder
+
+    return Embedder(embedder._model, model_id=embedder.model_id, query_prefix=embedder.query_prefix,
+                    passage_prefix=embedder.passage_prefix, batch_size=embedder.batch_size,
+                    query_cache_size=size, fast_path=False)
+
+
+def test_query_cache_returns_identical_vectors_and_cannot_be_corrupted(embedder):
+    cached = _cached_embedder(embedder, 8)
+    computed = []
+    encode = cached._encode_small
+    cached._encode_small = lambda texts: computed.append(list(texts)) or encode(texts)
+
+    first = cached.embed_queries(["医保", "社保卡丢了去哪里补办", "医保"])
+    kept = first.copy()
+    first[:] = 0  # the caller's copy, not the cache's
+    second = cached.embed_queries(["社保卡丢了去哪里补办", "医保"])
+    third = cached.embed_queries(["医保", "公积金提取需要准备哪些材料"])
+
+    assert computed == [["query: 医保", "query: 社保卡丢了去哪里补办"], ["query: 公积金提取需要准备哪些材料"]]
+    assert np.array_equal(kept[0], kept[2])
+    assert np.array_equal(second, kept[[1, 0]])
+    assert np.array_equal(third[0], kept[0])
+    assert np.allclose(kept[:2], cached._encode_batch(["query: 医保", "query: 社保卡丢了去哪里补办"]), atol=1e-6)
+    assert second.flags.writeable and second.dtype == np.float32 and second.shape == (2, 384)
+    cached.embed_passages(["医保"])
+    cached.embed_passages(["医保"])
+    assert computed[2:] == [["passage: 医保"], ["passage: 医保"]]  # passages are not cached
+
+
+def test_query_cache_is_bounded_and_forgets_the_least_recently_used(embedder):
+    cached = _cached_embedder(embedder, 3)
+    computed = []
+    encode = cached._encode_small
+    cached._encode_small = lambda texts: computed.extend(texts) or encode(texts)
+
+    cached.embed_queries(["甲", "乙", "丙"])
+    cached.embed_queries(["甲"])  # now the most recently used
+    cached.embed_queries(["丁"])  # evicts 乙
+    cached.embed_queries(["甲", "丙", "丁"])
+    assert len(cached._query_cache) == 3
+    assert computed == ["query: 甲", "query: 乙", "query: 丙", "query: 丁"]
+    cached.embed_queries(["乙"])
+    assert computed[-1] == "query: 乙" and len(cached._query_cache) == 3
+
+    off = _cached_embedder(embedder, 0)
+    assert off._query_cache is None and off.embed_queries(["甲"]).shape == (1, 384)
+
+
+def test_query_cache_is_thread_safe(embedder):
+    from concurrent.futures import ThreadPoolExecutor
+
+    cached = _cached_embedder(embedder, 4)
+    texts = [f"问题{i % 6}" for i in range(60)]
+    expected = {text: cached._encode_batch([cached.query_prefix + text])[0] for text in set(texts)}
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda text: cached.embed_queries([text])[0], texts))
+
+    assert len(cached._query_cache) <= 4
+    for text, vector in zip(texts, results):
+        assert np.allclose(vector, expected[text], atol=1e-6)
