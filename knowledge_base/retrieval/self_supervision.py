@@ -16,7 +16,8 @@ from knowledge_base.retrieval.confidence import Calibrator
 MIN_EXAMPLES = 40
 
 
-def _drop_characters(text: str, rng: np.random.Generator) -> str:
+def drop_characters(text: str, rng: np.random.Generator) -> str:
+    """A phrasing with one or two characters dropped: an answerable question made from a lone phrasing."""
     if len(text) < 6:
         return text
     chars = list(text)
@@ -50,7 +51,7 @@ def fit_calibrator(index, *, max_queries: int, seed: int = 0) -> tuple[Calibrato
             held = own[1 + int(rng.integers(0, own.size - 1))]
             texts.append(index.phrasings[held]); vectors.append(index.vectors[held]); excluded.append(np.array([held])); owners.append(row)
         else:
-            to_embed.append((len(texts), _drop_characters(index.phrasings[own[0]], rng)))
+            to_embed.append((len(texts), drop_characters(index.phrasings[own[0]], rng)))
             texts.append(""); vectors.append(index.vectors[own[0]]); excluded.append(np.zeros(0, np.int64)); owners.append(row)
     if to_embed:
         fresh = index.embedder.embed_queries([t for _, t in to_embed])

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from knowledge_base.retrieval.confidence import threshold_for_precision
+from knowledge_base.retrieval.self_supervision import drop_characters
 
 CANDIDATE_TEXTS = ("title", "matched", "both")
 
@@ -105,15 +106,6 @@ def pairs_from_labels(index, queries: Sequence[tuple[str, str | None]], k: int =
     return PairSet(ranked, how, extra)
 
 
-def _drop_characters(text: str, rng: np.random.Generator) -> str:
-    if len(text) < 6:
-        return text
-    chars = list(text)
-    for _ in range(1 + int(len(chars) > 12)):
-        del chars[int(rng.integers(0, len(chars)))]
-    return "".join(chars)
-
-
 def pairs_from_knowledge(index, *, k: int = 3, how: str = "title", samples_per_entry: int = 2,
                          max_entries: int | None = None, entry_ids: Collection[str] | None = None,
                          seed: int = 0) -> PairSet:
@@ -144,7 +136,7 @@ def pairs_from_knowledge(index, *, k: int = 3, how: str = "title", samples_per_e
                 texts.append(index.phrasings[held]); vectors.append(index.vectors[held])
                 excluded.append(np.array([held])); owners.append(int(row))
         else:
-            to_embed.append((len(texts), _drop_characters(index.phrasings[own[0]], rng)))
+            to_embed.append((len(texts), drop_characters(index.phrasings[own[0]], rng)))
             texts.append(""); vectors.append(index.vectors[own[0]]); excluded.append(np.zeros(0, np.int64)); owners.append(int(row))
     if to_embed:
         fresh = index.embedder.embed_queries([t for _, t in to_embed])
