@@ -164,7 +164,7 @@ class Engine:
 
     # ---- follow-ups --------------------------------------------------------------------------
     def _picked(self, turn: Turn, said: str, state: ConversationState) -> str | None:
-        """An entry chosen from the last clarification: by id (a button), by number, or by repeating it."""
+        """An entry chosen from the last clarification: by id (a button) or by its number."""
         if not state.offered:
             return None
         if turn.choice and turn.choice in state.offered:
@@ -182,8 +182,7 @@ class Engine:
         return self._from_knowledge(turn, state.query, state, index)
 
     def _courtesy(self, turn: Turn) -> Decision:
-        group = "voice" if turn.channel.speaks else "chat"
-        return Decision(Kind.ANSWER, turn.session, self.rules.reply(group, "courtesy"), reason="courtesy")
+        return Decision(Kind.ANSWER, turn.session, self.rules.reply(turn.channel.wording, "courtesy"), reason="courtesy")
 
     # ---- leaving the self-service path ------------------------------------------------------
     def _redirect(self, turn: Turn, emergency) -> Decision:
@@ -211,10 +210,9 @@ class Engine:
             candidates=[{"entry_id": s.entry_id, "question": s.question, "score": round(s.score, 4)} for s in scored],
             asr_confidence=turn.asr_confidence,
         ), now=turn.at)
-        group = "voice" if turn.channel.speaks else "chat"
         deadline = f"{ticket.due_at.astimezone(BEIJING):%m月%d日 %H:%M}"
-        text = self.rules.reply(group, "handoff", ticket=ticket.number, deadline=deadline)
+        text = self.rules.reply(turn.channel.wording, "handoff", ticket=ticket.number, deadline=deadline)
         log.info("handoff %s (%s) on %s", ticket.number, reason, turn.channel.value)
         decision = Decision(Kind.HANDOFF, turn.session, text, reason=reason, confidence=confidence,
                             ticket_number=ticket.number, candidates=scored)
-        return decision, replace(state, handed_off=True, offered=[], answered=None)
+        return decision, replace(state, offered=[], answered=None)

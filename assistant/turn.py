@@ -15,6 +15,11 @@ class Channel(str, enum.Enum):
     def speaks(self) -> bool:
         return self is Channel.VOICE
 
+    @property
+    def wording(self) -> str:
+        """Which group of replies.yaml this channel's replies come from."""
+        return "voice" if self.speaks else "chat"
+
 
 @dataclass(frozen=True)
 class Hypothesis:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import case, select
 
-from knowledge_base.entry import as_utc, utcnow
+from knowledge_base.entry import REGION_SEPARATOR, as_utc, utcnow
 from storage.database import Database
 from storage.tables import TicketRow
 
@@ -124,7 +124,7 @@ class TicketDesk:
         """The queue: most urgent first, then the nearest deadline. `region` includes its sub-regions."""
         query = select(TicketRow)
         if region:
-            query = query.where((TicketRow.region == region) | TicketRow.region.startswith(region + "/"))
+            query = query.where((TicketRow.region == region) | TicketRow.region.startswith(region + REGION_SEPARATOR))
         if urgency:
             query = query.where(TicketRow.urgency == urgency)
         if status:
