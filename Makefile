@@ -27,6 +27,8 @@ run: models
 test: models
 	@test -x /usr/bin/chromium || echo "make test: /usr/bin/chromium is missing: the chat page tests skip (and fail under CI=true);" \
 		"install it with: sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium" >&2
+	@command -v espeak-ng >/dev/null || echo "make test: espeak-ng is missing: the voice service tests skip (and fail under CI=true);" \
+		"install it with: sudo DEBIAN_FRONTEND=noninteractive apt-get install -y espeak-ng" >&2
 	$(BIN)/python -m pytest
 
 bench: models

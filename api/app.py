@@ -11,13 +11,13 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import chat, entries, health, pages, search, tickets, wechat
+from api.routes import chat, entries, health, pages, search, tickets, voice, wechat
 from api.services import Services
 from api.wechat import CustomerServiceClient, WeChatCrypto
 from api.wechat.channel import WeChatChannel
 from api.wechat.ledger import WeChatLedger
 from assistant.engine import Engine
-from frontdoor.components import build_engine, load_embedder, load_seed_code_table, open_database
+from frontdoor.components import build_engine, build_voice, load_embedder, load_seed_code_table, open_database
 from frontdoor.settings import Settings
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.store import EmbeddingCache, KnowledgeStore
@@ -62,9 +62,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(load_seed_code_table, db)
         await asyncio.to_thread(knowledge.index.refresh, force=True)
         engine = await asyncio.to_thread(build_engine, settings, db, knowledge, embedder)
+        voice_services = await asyncio.to_thread(build_voice, settings, db, knowledge, engine) if settings.voice else None
+        audiosocket = None
+        if voice_services is not None and settings.audiosocket_port:  # Asterisk's AudioSocket (api/voice/audiosocket.py)
+            from api.voice.audiosocket import AudioSocketServer
+            from api.voice.speech import load_synthesiser
+
+            synthesiser = await asyncio.to_thread(load_synthesiser, settings.synthesiser)
+            audiosocket = AudioSocketServer(voice_services, synthesiser, settings.audiosocket_host, settings.audiosocket_port)
+            await audiosocket.start()
         http = httpx.AsyncClient(timeout=10.0)
         app.state.services = Services(settings=settings, db=db, knowledge=knowledge, engine=engine, desk=engine.desk,
-                                      wechat=_wechat_channel(settings, db, engine, http))
+                                      wechat=_wechat_channel(settings, db, engine, http), voice=voice_services)
         follower = asyncio.create_task(_follow_publishes(knowledge, settings.kb_poll_seconds))
         try:
             yield
@@ -73,6 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
             await http.aclose()
+            if audiosocket is not None:
+                await audiosocket.stop()
+            if voice_services is not None:
+                voice_services.close()
             db.dispose()
 
     app = FastAPI(
@@ -83,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (health, search, entries, chat, tickets, wechat, pages):
+    for module in (health, search, entries, chat, tickets, wechat, voice, pages):
         app.include_router(module.router)
     app.mount("/static", pages.static_files(), name="static")
     return app

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from api.voice.services import VoiceServices
 from api.wechat.channel import WeChatChannel
 from assistant.engine import Engine
 from desk.tickets import TicketDesk
@@ -21,6 +22,7 @@ class Services:
     engine: Engine
     desk: TicketDesk
     wechat: WeChatChannel | None = None
+    voice: VoiceServices | None = None
 
 
 def get_services(request: Request) -> Services:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from assistant.conversations import ConversationState, ConversationStore
 from assistant.policy import Policy
 from assistant.rules import Rules
+from assistant.speakable import speakable
 from assistant.turn import Channel, Choice, Decision, Kind, Scored, Turn
 from desk.tickets import BEIJING, TicketDesk, TicketDraft
 from knowledge_base.entry import Entry, utcnow
@@ -45,6 +46,16 @@ class Verdict:
 Classify = Callable[[str, Sequence[Entry]], Classification]
 
 
+def _readings(said: str, turn: Turn, extra: int = 7) -> list[tuple[str, float]]:
+    """What to search for, with the recogniser's posterior of each: what was said, then up to `extra` other
+    readings (typed text has one reading, certain)."""
+    if said != (turn.text.strip() or (turn.hypotheses[0].text if turn.hypotheses else "")):
+        return [(said, 1.0)]  # an earlier question asked again: this turn's readings are of something else
+    first = next((h.confidence for h in turn.hypotheses if h.text == said), 1.0)
+    others = [(h.text, h.confidence) for h in turn.hypotheses if h.text and h.text != said]
+    return [(said, first)] + others[:extra]
+
+
 def classify_by_top_entry(text: str, candidates: Sequence[Entry]) -> Classification:
     """With no classifier and no code table: the category of the closest entry, if any."""
     top = next((e for e in candidates if e.category), None)
@@ -69,6 +80,18 @@ class Engine:
         state = self.conversations.state(turn.session, now)
         said = turn.text.strip() or (turn.hypotheses[0].text if turn.hypotheses else "")
         decision, state = self._decide(turn, said, state, index)
+        decision = replace(decision, knowledge_revision=index.revision)
+        self.conversations.record(turn, decision, state, said=said, now=now)
+        return decision
+
+    def hand_off(self, turn: Turn, reason: str) -> Decision:
+        """Straight to a seat, whatever was said: a key press for a human, or a caller the line cannot hear."""
+        now = turn.at or utcnow()
+        turn = replace(turn, at=now)
+        index = self.knowledge.index.current
+        state = self.conversations.state(turn.session, now)
+        said = turn.text.strip()
+        decision, state = self._handoff(turn, said, state, index, reason)
         decision = replace(decision, knowledge_revision=index.revision)
         self.conversations.record(turn, decision, state, said=said, now=now)
         return decision
@@ -105,11 +128,18 @@ class Engine:
         return self._from_knowledge(turn, said, state, index)
 
     # ---- answering from the knowledge base --------------------------------------------------
-    def _search(self, turn: Turn, texts: list[str], index: RetrievalIndex) -> SearchResult:
-        """The best reading of what was said: with several ASR hypotheses, the one the knowledge base
-        answers most confidently."""
-        results = index.search_many(texts, region=turn.region, now=turn.at, k=self.policy.max_choices + 5)
-        return max(results, key=lambda r: r.confidence)
+    def understand(self, turn: Turn, index: RetrievalIndex) -> SearchResult:
+        """What the knowledge base makes of a turn's question (the spoken evaluation runs exactly this)."""
+        said = turn.text.strip() or (turn.hypotheses[0].text if turn.hypotheses else "")
+        return self._search(turn, _readings(said, turn), index)
+
+    def _search(self, turn: Turn, readings: list[tuple[str, float]], index: RetrievalIndex) -> SearchResult:
+        """The best reading of what was said. With several ASR readings, the one whose knowledge-base
+        confidence times the recogniser's posterior is highest: a reading the recogniser doubts must match
+        much better to be preferred. The result keeps its own calibrated confidence."""
+        results = index.search_many([text for text, _ in readings], region=turn.region, now=turn.at,
+                                    k=self.policy.max_choices + 5)
+        return max(zip(results, readings), key=lambda pair: pair[0].confidence * pair[1][1])[0]
 
     def judge(self, result: SearchResult, channel: Channel, index: RetrievalIndex, rejected: Sequence[str] = ()) -> Verdict:
         """Answer, clarify or hand off, from a search result alone (the evaluation runs exactly this)."""
@@ -130,8 +160,7 @@ class Engine:
 
     def _from_knowledge(self, turn: Turn, said: str, state: ConversationState, index: RetrievalIndex,
                         ) -> tuple[Decision, ConversationState]:
-        texts = [said] + [h.text for h in turn.hypotheses if h.text and h.text != said][:3]
-        verdict = self.judge(self._search(turn, texts, index), turn.channel, index, state.rejected)
+        verdict = self.judge(self._search(turn, _readings(said, turn), index), turn.channel, index, state.rejected)
         scored = tuple(Scored(c.entry.id, c.entry.question, c.score) for c in verdict.candidates[:5])
         if verdict.kind is Kind.ANSWER:
             top = verdict.offered[0].entry.id
@@ -145,7 +174,10 @@ class Engine:
 
     def _answer_entry(self, turn: Turn, index: RetrievalIndex, entry_id: str, reason: str, confidence: float) -> Decision:
         entry = index.entries_by_id[entry_id]
-        text = entry.voice_answer if turn.channel.speaks else entry.chat_answer
+        if not turn.channel.speaks:
+            text = entry.chat_answer
+        else:
+            text = entry.voice_answer or speakable(entry.chat_answer, more=self.rules.reply("voice", "more"))
         return Decision(Kind.ANSWER, turn.session, text, reason=reason, confidence=confidence, entry_id=entry.id,
                         entry_question=entry.question)
 

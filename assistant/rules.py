@@ -58,6 +58,7 @@ class Rules:
     urgency: tuple[UrgencyLevel, ...]
     request_types: dict[str, tuple[re.Pattern, ...]]
     replies: dict[str, dict[str, str]]
+    terms: tuple[str, ...] = ()  # the hotline's own words, for speech recognition
 
     # ---- matching -------------------------------------------------------------------------------
     def emergency(self, text: str) -> Emergency | None:
@@ -96,6 +97,13 @@ class Rules:
 
     def reply(self, channel_group: str, template: str, **values) -> str:
         return self.replies[channel_group][template].format(**values)
+
+
+REPLY_TEMPLATES = {
+    "chat": {"clarify", "clarify_choice", "handoff", "redirect", "courtesy"},
+    "voice": {"clarify", "clarify_choice", "handoff", "redirect", "courtesy", "more"},
+    "ivr": {"greeting", "anything_else", "no_input", "no_match", "invalid_key", "emergency_transfer", "goodbye"},
+}
 
 
 def _compile(patterns, where: str) -> tuple[re.Pattern, ...]:
@@ -151,8 +159,12 @@ def _load(override_dir: Path | None) -> Rules:
         raise RulesError(f"{where}: at least one urgency level is needed")
     request_types = {kind: _compile(patterns, f"{where}: {kind}") for kind, patterns in urgency["request_types"].items()}
     replies, where = _read("replies.yaml", override_dir)
-    for group in ("chat", "voice"):
-        missing = {"clarify", "clarify_choice", "handoff", "redirect", "courtesy"} - set(replies.get(group, {}))
+    for group, needed in REPLY_TEMPLATES.items():
+        missing = needed - set(replies.get(group) or {})
         if missing:
             raise RulesError(f"{where}: the {group} replies lack {', '.join(sorted(missing))}")
-    return Rules(emergencies, scope_rules, intents, choices, levels, request_types, replies)
+    vocabulary, where = _read("terms.yaml", override_dir)
+    terms = vocabulary.get("terms") or []
+    if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+        raise RulesError(f"{where}: terms must be a list of words")
+    return Rules(emergencies, scope_rules, intents, choices, levels, request_types, replies, tuple(terms))

@@ -38,9 +38,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_service(data_dir: Path, workers: int) -> tuple[subprocess.Popen, str]:
+def start_service(data_dir: Path, workers: int, extra_env: dict | None = None) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    env = {**os.environ, "FRONTDOOR_DATA_DIR": str(data_dir), "FRONTDOOR_ALLOW_DOWNLOAD": "false"}
+    env = {**os.environ, "FRONTDOOR_DATA_DIR": str(data_dir), "FRONTDOOR_ALLOW_DOWNLOAD": "false", **(extra_env or {})}
     env.setdefault("FRONTDOOR_MODEL_DIR", str(Path("var/models").resolve()))
     env.pop("DATABASE_URL", None)
     log = open(data_dir / "server.log", "w")

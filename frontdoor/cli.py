@@ -112,6 +112,37 @@ def cmd_eval_retrieval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval_asr(args: argparse.Namespace, settings: Settings) -> int:
+    from evaluation.speech import evaluate_asr, knowledge_bias, listening_recogniser, plain_recogniser, read_transcripts
+    from frontdoor.components import listening, load_speech
+
+    utterances = read_transcripts(Path(args.dir))
+    recogniser = load_speech(settings)
+    if args.plain:
+        recognise, mode = plain_recogniser(recogniser), "plain"
+    else:
+        from knowledge_base.io import read_entries
+        from knowledge_base.seed import read_seed_entries
+
+        entries = read_entries(Path(args.kb)) if args.kb else read_seed_entries()
+        recognise, mode = listening_recogniser(recogniser, knowledge_bias(entries, settings), listening(settings)), "frontdoor"
+    report = (lambda line: print(json.dumps(line, ensure_ascii=False), flush=True)) if args.verbose or args.each else None
+    figures = evaluate_asr(utterances, recognise, rate=args.rate, mode=mode, report=report, progress=stage_progress())
+    print(json.dumps(figures, ensure_ascii=False))
+    return 0
+
+
+def cmd_eval_spoken(args: argparse.Namespace, settings: Settings) -> int:
+    from evaluation.speech import evaluate_spoken, read_spoken_questions
+    from frontdoor.components import load_embedder, load_speech
+
+    questions = read_spoken_questions(Path(args.dir), args.rate)
+    figures = evaluate_spoken(Path(args.kb), questions, load_embedder(settings), load_speech(settings),
+                              settings=settings, rate=args.rate, progress=stage_progress())
+    print(json.dumps(figures, ensure_ascii=False))
+    return 0
+
+
 def cmd_eval_classify(args: argparse.Namespace, settings: Settings) -> int:
     from evaluation.classify import evaluate_classifier, read_labelled
     from frontdoor.components import load_embedder
@@ -192,6 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--train", required=True, help="labelled tickets, JSONL {text, label}")
     classify.add_argument("--test", required=True, help="held-out labelled tickets, JSONL {text, label}")
     classify.set_defaults(run=cmd_eval_classify)
+    asr = evaluate.add_parser("asr", help="character error rate and real-time factor of speech recognition as a call hears it; the last line is JSON")
+    asr.add_argument("--dir", required=True, help="a folder with transcripts.tsv (file<TAB>reference) and its wavs")
+    asr.add_argument("--rate", type=int, choices=(8000, 16000), help="recognise at this rate (default: each file's own, else 16000)")
+    asr.add_argument("--kb", help="PACK.kb.jsonl whose vocabulary biases recognition (default: the shipped seed entries)")
+    asr.add_argument("--plain", action="store_true", help="bare vosk as a baseline: no voice activity detection, no bias")
+    asr.add_argument("-v", "--verbose", dest="each", action="store_true", help="a JSON line per utterance")
+    asr.set_defaults(run=cmd_eval_asr)
+    spoken = evaluate.add_parser("spoken", help="spoken questions through recognition and the engine, next to the typed ones; the last line is JSON")
+    spoken.add_argument("--kb", required=True, help="PACK.kb.jsonl")
+    spoken.add_argument("--dir", required=True, help="a folder with questions.jsonl ({file, text, expected}) and wav8k/ or wav16k/")
+    spoken.add_argument("--rate", type=int, choices=(8000, 16000), default=8000, help="recognise at this rate (default 8000, the phone line's)")
+    spoken.set_defaults(run=cmd_eval_spoken)
 
     train = sub.add_parser("train", help="learn from a hotline's own labelled data").add_subparsers(dest="train_command", required=True)
     train_classifier = train.add_parser("classifier", help="train the handoff-ticket classifier on labelled tickets (JSONL {text, label})")
@@ -211,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     from desk.categories import CodeTableError
     from evaluation.classify import LabelledFileError
     from evaluation.packs import QueryFileError
+    from evaluation.speech import SpeechDataError
     from models.text_classifier import ClassifierError
     from knowledge_base.io import KnowledgeFileError
     from knowledge_base.store import ImportRejected
@@ -219,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args, Settings())
     except (KnowledgeFileError, ImportRejected, QueryFileError, ModelUnavailable, CodeTableError, LabelledFileError,
-            ClassifierError, FileNotFoundError) as error:
+            ClassifierError, SpeechDataError, FileNotFoundError) as error:
         print(f"frontdoor: {error}", file=sys.stderr)
         return 2
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from api.voice.listener import Listening
 from frontdoor.settings import Settings
+from models.asr import SpeechRecogniser
 from models.embedder import Embedder
 from models.provision import ModelStore
 from storage.database import Database
 
 if TYPE_CHECKING:
+    from api.voice.services import VoiceServices
     from assistant.engine import Engine
 
 E5_NAME = "multilingual-e5-small"
@@ -38,6 +41,36 @@ def load_embedder(settings: Settings, progress_factory: Callable | None = None) 
     is_e5 = "e5" in settings.embedder.lower()
     prefix = settings.embedder_query_prefix if settings.embedder_query_prefix is not None else ("query: " if is_e5 else "")
     return Embedder.load(settings.embedder, query_prefix=prefix, passage_prefix="passage: " if is_e5 else "")
+
+
+def load_speech(settings: Settings, progress_factory: Callable | None = None) -> SpeechRecogniser:
+    """The Mandarin recogniser (vosk-model-small-cn-0.22), provisioned like the other models."""
+    folder = model_store(settings).vosk_dir(settings.vosk_model_path, progress=progress_factory)
+    return SpeechRecogniser.load(folder, max_alternatives=settings.asr_alternatives, bias_weight=settings.asr_bias_weight)
+
+
+def listening(settings: Settings) -> Listening:
+    return Listening(vad_aggressiveness=settings.vad_aggressiveness, endpoint_ms=settings.endpoint_ms,
+                     max_utterance_seconds=settings.max_utterance_seconds)
+
+
+def build_voice(settings: Settings, db: Database, knowledge, engine: "Engine") -> "VoiceServices":
+    """What the phone line's adapters share in one worker: the recogniser, its threads, the vocabulary bias."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.voice.records import CallRecords
+    from api.voice.services import KnowledgeVocabulary, VoiceServices
+    from models.vocabulary import Segmenter
+
+    recogniser = load_speech(settings)
+    executor = ThreadPoolExecutor(max_workers=settings.asr_workers or os.cpu_count() or 1, thread_name_prefix="voice")
+    vocabulary = KnowledgeVocabulary(knowledge, Segmenter(), executor, engine.rules.terms) if settings.asr_bias_weight > 0 else None
+    if vocabulary is not None:
+        vocabulary.rebuild_now()
+    return VoiceServices(recogniser, engine, executor, listening(settings), vocabulary, CallRecords(db),
+                         no_input_seconds=settings.no_input_seconds, reprompts=settings.ivr_reprompts,
+                         idle_seconds=settings.voice_idle_seconds)
 
 
 def build_engine(settings: Settings, db: Database, knowledge, embedder: Embedder | None = None) -> "Engine":

@@ -55,6 +55,21 @@ class Settings(BaseSettings):
     wechat_region: str | None = Field(default=None, description="The region the mini-program serves, e.g. 江苏省/南京市 (WeChat does not say where a citizen is).")
     wechat_api_base: str = Field(default="https://api.weixin.qq.com", description="Where the customer-service send API lives.")
 
+    # Voice: recognition, the IVR dialogue, the telephony adapters
+    voice: bool = Field(default=True, description="Serve the phone line (loads the speech recogniser); off for chat-only workers.")
+    asr_workers: int | None = Field(default=None, ge=1, description="Threads that run speech recognition; default: the number of cores.")
+    asr_alternatives: int = Field(default=8, ge=1, le=50, description="Readings per utterance the recogniser keeps (n-best).")
+    asr_bias_weight: float = Field(default=0.5, ge=0.0, description="How strongly the knowledge base's words re-rank the readings; 0 turns the bias off.")
+    vad_aggressiveness: int = Field(default=2, ge=0, le=3, description="How readily the voice activity detector calls a frame silence (0..3).")
+    endpoint_ms: int = Field(default=700, ge=200, le=5000, description="Silence after speech that ends an utterance.")
+    max_utterance_seconds: float = Field(default=20.0, gt=0, description="An utterance longer than this is cut and recognised.")
+    no_input_seconds: float = Field(default=6.0, gt=0, description="Silence after a prompt before the caller is prompted again.")
+    ivr_reprompts: int = Field(default=2, ge=0, description="No-input or no-match reprompts before the call goes to a seat.")
+    voice_idle_seconds: float = Field(default=30.0, gt=0, description="A voice connection that sends nothing for this long is closed.")
+    synthesiser: str = Field(default="espeak", description="'espeak' (espeak-ng's Mandarin, for AudioSocket and demos) or 'none'.")
+    audiosocket_port: int | None = Field(default=None, description="Listen for Asterisk AudioSocket calls on this TCP port (off when unset).")
+    audiosocket_host: str = "127.0.0.1"
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -211,3 +211,22 @@ class WeChatUserRow(Base):
     openid: Mapped[str] = mapped_column(String(200), primary_key=True)
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime)
     replies_since: Mapped[int] = mapped_column(Integer)
+
+
+class VoiceCallRow(Base):
+    """One phone call through Frontdoor, from its first audio to how it left: for the dialplan that takes the
+    call back (transfer to a seat or an emergency number) and for the daily report's call figures."""
+
+    __tablename__ = "voice_calls"
+    __table_args__ = (Index("ix_voice_calls_started_at", "started_at"),)
+
+    session: Mapped[str] = mapped_column(String(100), primary_key=True)
+    protocol: Mapped[str] = mapped_column(String(20))          # ivr-websocket, audiosocket
+    caller: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)   # transfer, hangup, caller_hung_up
+    transfer_to: Mapped[str | None] = mapped_column(String(20), nullable=True)  # seat, 110, 119, 120, 122
+    ticket_number: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    audio_seconds: Mapped[float] = mapped_column(Float, default=0.0)

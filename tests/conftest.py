@@ -3,6 +3,7 @@
 # Every test that takes `db` runs on SQLite (a fresh file) and on PostgreSQL (a fresh schema) when
 # FRONTDOOR_TEST_POSTGRES_URL is set, e.g. by: eval "$(.ci/start-postgres)".
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -139,17 +140,9 @@ class Server:
         return self.base
 
 
-@pytest.fixture(scope="session")
-def server(provisioned, fake_wechat, tmp_path_factory):
-    """One real service (uvicorn in its own process) on an empty data folder, shared by the API tests."""
-    data_dir = tmp_path_factory.mktemp("service")
-    port = _free_port()
-    env = {**os.environ, "FRONTDOOR_DATA_DIR": str(data_dir), "FRONTDOOR_MODEL_DIR": str(provisioned.model_dir),
-           "FRONTDOOR_ALLOW_DOWNLOAD": "false", "FRONTDOOR_MAX_BODY_BYTES": "20000",
-           "FRONTDOOR_SEAT_TOKEN": SEAT_TOKEN, "FRONTDOOR_WECHAT_TOKEN": WECHAT_TOKEN,
-           "FRONTDOOR_WECHAT_ENCODING_AES_KEY": WECHAT_AES_KEY, "FRONTDOOR_WECHAT_APPID": fake_wechat.appid,
-           "FRONTDOOR_WECHAT_SECRET": fake_wechat.secret, "FRONTDOOR_WECHAT_API_BASE": fake_wechat.base_url,
-           "FRONTDOOR_WECHAT_REGION": "江苏省/南京市"}
+def _serve(env: dict, data_dir: Path, port: int):
+    """`python -m frontdoor serve` in its own process, once /healthz answers; the process to stop."""
+    env = {**env, "FRONTDOOR_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
     log = open(data_dir / "server.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(port)], env=env,
@@ -167,9 +160,65 @@ def server(provisioned, fake_wechat, tmp_path_factory):
     else:
         process.kill()
         pytest.fail("the server did not become healthy in 300 s")
-    yield Server(base, data_dir)
+    return process, log
+
+
+def _stop(process, log) -> None:
     process.terminate()
     process.wait(timeout=30)
     log.close()
 
 
+@pytest.fixture(scope="session")
+def server(provisioned, fake_wechat, tmp_path_factory):
+    """One real service (uvicorn in its own process) on an empty data folder, shared by the API tests."""
+    data_dir = tmp_path_factory.mktemp("service")
+    port = _free_port()
+    env = {**os.environ, "FRONTDOOR_MODEL_DIR": str(provisioned.model_dir),
+           "FRONTDOOR_ALLOW_DOWNLOAD": "false", "FRONTDOOR_MAX_BODY_BYTES": "20000",
+           "FRONTDOOR_SEAT_TOKEN": SEAT_TOKEN, "FRONTDOOR_WECHAT_TOKEN": WECHAT_TOKEN,
+           "FRONTDOOR_WECHAT_ENCODING_AES_KEY": WECHAT_AES_KEY, "FRONTDOOR_WECHAT_APPID": fake_wechat.appid,
+           "FRONTDOOR_WECHAT_SECRET": fake_wechat.secret, "FRONTDOOR_WECHAT_API_BASE": fake_wechat.base_url,
+           "FRONTDOOR_WECHAT_REGION": "江苏省/南京市"}
+    process, log = _serve(env, data_dir, port)
+    yield Server(f"http://127.0.0.1:{port}", data_dir)
+    _stop(process, log)
+
+
+# --- the phone line: a service whose knowledge base answers the recorded questions -----------------
+SPOKEN = Path(__file__).resolve().parents[2] / "shared" / "eval" / "spoken" / "covid-faq"
+SPOKEN_KB = SPOKEN.parents[1] / "retrieval" / "covid-faq.kb.jsonl"
+
+
+@dataclass(frozen=True)
+class VoiceServer(Server):
+    audiosocket_port: int = 0
+
+    @property
+    def ws(self) -> str:
+        return self.base.replace("http://", "ws://")
+
+
+@pytest.fixture(scope="session")
+def voice_server(provisioned, tmp_path_factory):
+    """A real service whose knowledge base is a public COVID FAQ (the recorded questions in
+    ../shared/eval/spoken/covid-faq ask it), with short voice timeouts so that tests of silence are quick."""
+    if not SPOKEN.is_dir():
+        pytest.skip(f"the recorded questions are missing: {SPOKEN}")
+    if shutil.which("espeak-ng") is None:  # AudioSocket speaks its prompts with it
+        how = "espeak-ng is not installed: apt-get install espeak-ng"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {how}", pytrace=False)
+        pytest.skip(how)
+    data_dir = tmp_path_factory.mktemp("voice-service")
+    audiosocket_port, port = _free_port(), _free_port()
+    env = {**os.environ, "FRONTDOOR_MODEL_DIR": str(provisioned.model_dir), "FRONTDOOR_ALLOW_DOWNLOAD": "false",
+           "FRONTDOOR_SEED_ON_START": "false", "FRONTDOOR_SEAT_TOKEN": SEAT_TOKEN, "FRONTDOOR_DATA_DIR": str(data_dir),
+           "FRONTDOOR_VOICE_IDLE_SECONDS": "3", "FRONTDOOR_NO_INPUT_SECONDS": "2",
+           "FRONTDOOR_AUDIOSOCKET_PORT": str(audiosocket_port)}
+    env.pop("DATABASE_URL", None)
+    subprocess.run([sys.executable, "-m", "frontdoor", "kb", "import", str(SPOKEN_KB)], env=env, check=True,
+                   capture_output=True)
+    process, log = _serve(env, data_dir, port)
+    yield VoiceServer(f"http://127.0.0.1:{port}", data_dir, audiosocket_port=audiosocket_port)
+    _stop(process, log)

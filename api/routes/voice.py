@@ -1,0 +1,228 @@
+"""The phone line over WebSockets: vosk-server's recognition protocol, and the IVR dialogue.
+
+Both run recognition on the voice thread pool; a connection that sends nothing for `voice_idle_seconds`, an
+oversized message or bad audio gets an error message and a clean close, and its recogniser goes back reset.
+The IVR protocol is documented in the README ("Voice").
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+
+from api.errors import ApiError
+from api.routes.chat import SESSION_PATTERN
+from api.voice.audio import AudioError, Encoding
+from api.voice.call import Event, Recognised, StopPlayback, VoiceCall
+from api.voice.dialogue import Decided, Hangup, Say, Transfer
+from api.voice.listener import Partial
+from api.voice.services import VoiceServices
+from api.voice.vosk_protocol import ProtocolError, VoskSession, parse_text_message
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["voice"])
+
+MAX_AUDIO_MESSAGE = 256 * 1024   # 8 s of 16 kHz audio; telephony sends 20–200 ms per message
+MAX_TEXT_MESSAGE = 64 * 1024     # a config with a long phrase list
+CLOSE_NORMAL, CLOSE_UNSUPPORTED, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNAVAILABLE = 1000, 1003, 1008, 1009, 1013
+
+
+class _Idle(Exception):
+    pass
+
+
+async def _receive(ws: WebSocket, idle_seconds: float) -> dict:
+    try:
+        message = await asyncio.wait_for(ws.receive(), timeout=idle_seconds)
+    except asyncio.TimeoutError as error:
+        raise _Idle from error
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    return message
+
+
+async def _refuse(ws: WebSocket, error: str, message: str, code: int) -> None:
+    with contextlib.suppress(Exception):
+        await ws.send_text(json.dumps({"type": "error", "error": error, "message": message}, ensure_ascii=False))
+        await ws.close(code)
+
+
+def _voice(ws: WebSocket) -> VoiceServices | None:
+    return getattr(ws.app.state.services, "voice", None)
+
+
+def _too_big(message: dict) -> str | None:
+    if message.get("bytes") is not None and len(message["bytes"]) > MAX_AUDIO_MESSAGE:
+        return f"an audio message of {len(message['bytes'])} bytes is too large; send at most {MAX_AUDIO_MESSAGE} bytes (20–200 ms) per message"
+    if message.get("text") is not None and len(message["text"]) > MAX_TEXT_MESSAGE:
+        return f"a text message of {len(message['text'])} characters is too large; the limit is {MAX_TEXT_MESSAGE}"
+    return None
+
+
+# ---- vosk-server's protocol ------------------------------------------------------------------
+@router.websocket("/v1/asr")
+async def vosk_compatible(ws: WebSocket) -> None:
+    await ws.accept()
+    voice = _voice(ws)
+    if voice is None:
+        return await _refuse(ws, "voice_unavailable", "speech recognition is not loaded on this server", CLOSE_UNAVAILABLE)
+    session = VoskSession(voice.recogniser)
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            message = await _receive(ws, voice.idle_seconds)
+            if (problem := _too_big(message)) is not None:
+                return await _refuse(ws, "too_large", problem, CLOSE_TOO_BIG)
+            if message.get("text") is not None:
+                parsed = parse_text_message(message["text"])
+                if "config" in parsed:
+                    session.configure(parsed["config"])
+                    continue
+                await ws.send_text(await loop.run_in_executor(voice.executor, session.finish))
+                await ws.close(CLOSE_NORMAL)
+                return
+            await ws.send_text(await loop.run_in_executor(voice.executor, session.accept, message.get("bytes") or b""))
+    except ProtocolError as error:
+        await _refuse(ws, "protocol", str(error), CLOSE_POLICY)
+    except _Idle:
+        await _refuse(ws, "timeout", f"nothing received for {voice.idle_seconds:g} s; send audio continuously or "
+                      '{"eof" : 1} to finish', CLOSE_POLICY)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await loop.run_in_executor(voice.executor, session.close)
+
+
+# ---- the IVR dialogue ------------------------------------------------------------------------
+def _start_call(voice: VoiceServices, text: str) -> VoiceCall:
+    try:
+        start = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ProtocolError(f"the first message must be JSON ({error.msg})") from error
+    if not isinstance(start, dict) or start.get("type") != "start":
+        raise ProtocolError('the first message must be {"type": "start", "sample_rate": 8000, "encoding": "pcm_s16le"}')
+    session = start.get("session") or f"call-{uuid.uuid4().hex}"
+    import re
+
+    if not isinstance(session, str) or not re.fullmatch(SESSION_PATTERN, session):
+        raise ProtocolError("session: 1–100 characters of letters, digits, _ . : -")
+    caller, region = start.get("caller"), start.get("region")
+    for name, value in (("caller", caller), ("region", region)):
+        if value is not None and (not isinstance(value, str) or len(value) > 100):
+            raise ProtocolError(f"{name}: a string of at most 100 characters")
+    try:
+        return VoiceCall(voice, session=session, rate=start.get("sample_rate", 8000),
+                         encoding=Encoding.parse(str(start.get("encoding", "pcm_s16le"))), caller=caller, region=region,
+                         playback_reported=start.get("reports_playback") is True)
+    except AudioError as error:
+        raise ProtocolError(str(error)) from error
+
+
+def ivr_message(event: Event) -> dict | None:
+    """An event of the call as the IVR protocol's JSON."""
+    if isinstance(event, Say):
+        from api.voice.speech import to_ssml
+
+        return {"type": "prompt", "purpose": event.purpose, "text": event.text, "ssml": to_ssml(event.text),
+                "barge_in": event.barge_in}
+    if isinstance(event, StopPlayback):
+        return {"type": "stop_playback"}
+    if isinstance(event, Partial):
+        return {"type": "partial", "text": event.text}
+    if isinstance(event, Recognised):
+        return {"type": "recognised", "text": event.text, "confidence": event.confidence,
+                "alternatives": [{"text": t, "confidence": c} for t, c in event.alternatives]}
+    if isinstance(event, Decided):
+        d = event.decision
+        return {"type": "decision", "kind": d.kind.value, "reason": d.reason, "confidence": round(d.confidence, 4),
+                "heard": event.heard, "entry_id": d.entry_id, "ticket": d.ticket_number, "redirect_to": d.redirect_to,
+                "choices": [{"number": c.number, "entry_id": c.entry_id, "question": c.question} for c in d.choices]}
+    if isinstance(event, Transfer):
+        return {"type": "transfer", "to": event.to, "ticket": event.ticket_number, "reason": event.reason}
+    if isinstance(event, Hangup):
+        return {"type": "hangup", "reason": event.reason}
+    return None
+
+
+async def _send(ws: WebSocket, events: list[Event]) -> None:
+    for event in events:
+        message = ivr_message(event)
+        if message is not None:
+            await ws.send_text(json.dumps(message, ensure_ascii=False))
+
+
+async def _control(call: VoiceCall, text: str) -> list[Event] | None:
+    """A control message during the call; None when the caller hung up."""
+    try:
+        message = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ProtocolError(f"control messages must be JSON ({error.msg}); audio goes in binary messages") from error
+    kind = message.get("type") if isinstance(message, dict) else None
+    if kind == "dtmf":
+        digit = message.get("digit")
+        if not isinstance(digit, str) or len(digit) != 1 or digit not in "0123456789*#":
+            raise ProtocolError('"digit" must be one of 0-9, * or #')
+        return await call.key(digit)
+    if kind == "played":
+        call.played()
+        return []
+    if kind == "hangup":
+        return None
+    raise ProtocolError('control messages are {"type": "dtmf", "digit": "1"}, {"type": "played"} or {"type": "hangup"}')
+
+
+@router.websocket("/v1/ivr")
+async def ivr(ws: WebSocket) -> None:
+    await ws.accept()
+    voice = _voice(ws)
+    if voice is None:
+        return await _refuse(ws, "voice_unavailable", "speech recognition is not loaded on this server", CLOSE_UNAVAILABLE)
+    call: VoiceCall | None = None
+    try:
+        first = await _receive(ws, voice.idle_seconds)
+        if first.get("text") is None:
+            raise ProtocolError('the first message must be the text {"type": "start", …}, before any audio')
+        call = _start_call(voice, first["text"])
+        await ws.send_text(json.dumps({"type": "started", "session": call.session, "sample_rate": call.rate}))
+        await _send(ws, await call.start())
+        while not call.ended:
+            message = await _receive(ws, voice.idle_seconds)
+            if (problem := _too_big(message)) is not None:
+                return await _refuse(ws, "too_large", problem, CLOSE_TOO_BIG)
+            if message.get("bytes") is not None:
+                events = await call.audio(message["bytes"])
+            else:
+                events = await _control(call, message.get("text") or "")
+                if events is None:
+                    break
+            await _send(ws, events)
+        await ws.close(CLOSE_NORMAL)
+    except ProtocolError as error:
+        await _refuse(ws, "protocol", str(error), CLOSE_POLICY)
+    except AudioError as error:
+        await _refuse(ws, "bad_audio", str(error), CLOSE_UNSUPPORTED)
+    except _Idle:
+        await _refuse(ws, "timeout", f"nothing received for {voice.idle_seconds:g} s; a call sends audio continuously", CLOSE_POLICY)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if call is not None:
+            await call.close()
+
+
+# ---- how a call left ---------------------------------------------------------------------------
+@router.get("/v1/voice/calls/{session}", summary="How a phone call left Frontdoor (for the dialplan that takes it back)")
+async def call_outcome(session: str, request: Request) -> dict:
+    voice = getattr(request.app.state.services, "voice", None)
+    if voice is None:
+        raise ApiError(503, "voice_unavailable", "speech recognition is not loaded on this server")
+    record = await asyncio.to_thread(voice.records.get, session)
+    if record is None:
+        raise ApiError(404, "not_found", f"no call {session!r} is known; the session is the AudioSocket UUID or the IVR session")
+    return {"session": record.session, "protocol": record.protocol, "ended": record.ended_at is not None,
+            "outcome": record.outcome, "transfer_to": record.transfer_to, "ticket": record.ticket_number,
+            "reason": record.reason, "audio_seconds": record.audio_seconds}

@@ -1,0 +1,90 @@
+"""What every call of one worker shares: the recogniser, its thread pool, the knowledge base's vocabulary."""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from api.voice.listener import Listening
+from api.voice.records import CallRecords
+from assistant.engine import Engine
+from knowledge_base.entry import Entry
+from knowledge_base.service import KnowledgeBase
+from models.asr import SpeechRecogniser
+from models.vocabulary import Segmenter, VocabularyBias
+
+log = logging.getLogger(__name__)
+
+
+def entry_texts(entries: list[Entry]) -> list[str]:
+    """The words callers are likely to say: titles, sample questions and both answers."""
+    texts: list[str] = []
+    for entry in entries:
+        texts.extend([entry.question, *entry.samples, entry.chat_answer, entry.voice_answer])
+    return texts
+
+
+class KnowledgeVocabulary:
+    """The published knowledge base's vocabulary as a recognition bias, rebuilt after each publish.
+
+    `current()` never waits for a rebuild: calls keep the previous bias until the new one is complete."""
+
+    def __init__(self, knowledge: KnowledgeBase, segmenter: Segmenter, executor: ThreadPoolExecutor,
+                 terms: tuple[str, ...] = ()) -> None:
+        self._knowledge = knowledge
+        self._terms = terms
+        self._segmenter = segmenter
+        self._executor = executor
+        self._bias: VocabularyBias | None = None
+        self._building: int | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> VocabularyBias | None:
+        revision = self._knowledge.index.current.revision
+        with self._lock:
+            stale = self._bias is None or self._bias.revision != revision
+            if stale and self._building != revision:
+                self._building = revision
+                self._executor.submit(self._rebuild, revision)
+            return self._bias
+
+    def rebuild_now(self) -> VocabularyBias:
+        return self._rebuild(self._knowledge.index.current.revision)
+
+    def _rebuild(self, revision: int) -> VocabularyBias:
+        try:
+            index = self._knowledge.index.current
+            bias = VocabularyBias.from_texts(entry_texts(list(index.entries_by_id.values())), self._segmenter,
+                                             index.revision, terms=self._terms)
+            with self._lock:
+                self._bias = bias
+                self._building = None
+            log.info("recognition vocabulary of revision %s: %d words", index.revision, len(bias))
+            return bias
+        except Exception:
+            log.exception("building the recognition vocabulary of revision %s failed", revision)
+            with self._lock:
+                self._building = None
+            raise
+
+
+@dataclass
+class VoiceServices:
+    recogniser: SpeechRecogniser
+    engine: Engine
+    executor: ThreadPoolExecutor
+    listening: Listening
+    vocabulary: KnowledgeVocabulary | None
+    records: CallRecords
+    no_input_seconds: float = 6.0
+    reprompts: int = 2
+    idle_seconds: float = 30.0
+    synthesiser: object | None = None          # api.voice.speech.Synthesiser, for adapters that send audio
+    use_bias: bool = True
+
+    def bias(self) -> VocabularyBias | None:
+        return self.vocabulary.current() if self.vocabulary is not None and self.use_bias else None
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,219 @@
+"""Voice benchmark: how many real-time calls one core carries, and what a caller waits under load.
+
+    .venv/bin/python -m bench.voice [--calls 5,10,20,30] [--rate 8000] [--skip-load]
+
+1. Calls per core (in-process, one thread): the real-time factor of recognising every recording of
+   ../shared/eval/spoken and ../shared/eval/asr at --rate
+     - plain vosk: a fresh recogniser per utterance, every sample decoded (what vosk-server does);
+     - Frontdoor: pooled recognisers, silence skipped, knowledge-base bias and n-best;
+     - Frontdoor on a call-shaped stream: each question after 6 s of the caller listening to a prompt.
+   calls per core = 1 / real-time factor.
+2. Load run: `frontdoor serve` (one worker, recognition on a pool of threads sized to the cores) on a fresh
+   data folder with the covid-faq and gov-policy packs as its knowledge; N simulated callers at once over the
+   IVR WebSocket, each streaming in real time (20 ms frames): 2 s of silence, a recorded question, 2 s of
+   silence. Latency is measured from the end of the question's audio to the `decision` message; the endpoint
+   (700 ms of silence that tells the caller has finished) is part of it, and is also shown subtracted.
+Prints tables and a final JSON line.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from api.voice.audio import read_wav, to_rate
+from bench.chat import percentile, start_service
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
+PACKS = ("covid-faq", "gov-policy")
+
+
+def recordings(rate: int) -> list[bytes]:
+    files = [p for pack in PACKS for p in sorted((SHARED / "spoken" / pack / f"wav{rate // 1000}k").glob("*.wav"))]
+    files += [p for d in sorted((SHARED / "asr").iterdir()) for p in sorted(d.glob("*.wav"))]
+    return [to_rate(read_wav(p), rate) for p in files]
+
+
+def knowledge_texts() -> list[str]:
+    from api.voice.services import entry_texts
+    from knowledge_base.io import read_entries
+
+    return entry_texts([e for pack in PACKS for e in read_entries(SHARED / "retrieval" / f"{pack}.kb.jsonl")])
+
+
+def real_time_factors(rate: int) -> dict:
+    import vosk
+
+    from api.voice.listener import Listener
+    from assistant.rules import load_rules
+    from frontdoor.components import listening, load_speech
+    from frontdoor.settings import Settings
+    from models.vocabulary import Segmenter, VocabularyBias
+
+    settings = Settings()
+    recogniser = load_speech(settings)
+    bias = VocabularyBias.from_texts(knowledge_texts(), Segmenter(), terms=load_rules().terms)
+    audio = recordings(rate)
+    seconds = sum(len(pcm) / 2 / rate for pcm in audio)
+    step = rate // 50 * 2
+
+    started = time.perf_counter()
+    for pcm in audio:
+        plain = vosk.KaldiRecognizer(recogniser.model, float(rate))
+        for start in range(0, len(pcm), step * 10):
+            plain.AcceptWaveform(pcm[start:start + step * 10])
+        plain.FinalResult()
+    plain_rtf = (time.perf_counter() - started) / seconds
+
+    def frontdoor(prefix_seconds: float) -> tuple[float, float]:
+        total = 0.0
+        started = time.perf_counter()
+        for pcm in audio:
+            stream = bytes(int(prefix_seconds * rate) * 2) + pcm + bytes(rate * 2)
+            total += len(stream) / 2 / rate
+            listener = Listener(recogniser, rate, bias, listening(settings))
+            for start in range(0, len(stream), step):
+                listener.feed(stream[start:start + step])
+            listener.flush()
+            listener.close()
+        return (time.perf_counter() - started) / total, total
+
+    speech_rtf, _ = frontdoor(0.0)
+    call_rtf, call_seconds = frontdoor(6.0)
+    return {"utterances": len(audio), "audio_seconds": round(seconds, 1), "rate": rate,
+            "plain_rtf": round(plain_rtf, 4), "frontdoor_rtf": round(speech_rtf, 4), "call_rtf": round(call_rtf, 4),
+            "plain_calls_per_core": round(1 / plain_rtf, 1), "frontdoor_calls_per_core": round(1 / speech_rtf, 1),
+            "call_calls_per_core": round(1 / call_rtf, 1), "speedup": round(plain_rtf / speech_rtf, 2)}
+
+
+def resident_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def recogniser_memory(rate: int, count: int = 10) -> dict:
+    """Resident memory of the loaded model, and of each warm recogniser (one per concurrent call)."""
+    from frontdoor.components import load_speech
+    from frontdoor.settings import Settings
+
+    before = resident_mb()
+    recogniser = load_speech(Settings())
+    loaded = resident_mb()
+    pcm = recordings(rate)[0]
+    streams = [recogniser.stream(rate) for _ in range(count)]
+    for stream in streams:
+        stream.accept(pcm)
+        stream.finish()
+    warm = resident_mb()
+    for stream in streams:
+        stream.close()
+    return {"model_mb": round(loaded - before), "per_call_mb": round((warm - loaded) / count, 1)}
+
+
+async def one_call(url: str, pcm: bytes, rate: int) -> dict:
+    import websockets
+
+    frame = rate // 50 * 2
+    silence = bytes(frame)
+    decided: dict = {}
+    async with websockets.connect(url, max_size=2**22, open_timeout=60) as ws:
+        await ws.send(json.dumps({"type": "start", "sample_rate": rate}))
+        speech_end: list[float] = []
+
+        async def read() -> None:
+            async for message in ws:
+                event = json.loads(message)
+                if event.get("type") == "prompt" and event.get("purpose") == "greeting":
+                    await ws.send(json.dumps({"type": "played"}))
+                if event.get("type") == "decision" and "at" not in decided:
+                    decided.update(kind=event["kind"], at=time.perf_counter())
+                    return
+
+        reader = asyncio.create_task(read())
+        stream = [silence] * 100 + [pcm[i:i + frame] for i in range(0, len(pcm), frame)] + [silence] * 100
+        speech_last = 100 + (len(pcm) + frame - 1) // frame - 1
+        begin = time.perf_counter()
+        for n, chunk in enumerate(stream):  # real time: frame n leaves at begin + n × 20 ms
+            delay = begin + n * 0.02 - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if reader.done():
+                break
+            await ws.send(chunk)
+            if n == speech_last:
+                speech_end.append(time.perf_counter())
+        try:
+            await asyncio.wait_for(reader, timeout=30)
+        except asyncio.TimeoutError:
+            reader.cancel()
+        await ws.close()
+    if "at" not in decided or not speech_end:
+        return {"kind": None, "latency": None}
+    return {"kind": decided["kind"], "latency": decided["at"] - speech_end[0]}
+
+
+async def load_run(base: str, audio: list[bytes], calls: int, rate: int, rounds: int) -> dict:
+    url = base.replace("http://", "ws://") + "/v1/ivr"
+    results = []
+    for round_number in range(rounds):
+        batch = [audio[(round_number * calls + i) % len(audio)] for i in range(calls)]
+        results += await asyncio.gather(*(one_call(url, pcm, rate) for pcm in batch))
+    latencies = [r["latency"] for r in results if r["latency"] is not None]
+    return {"calls": calls, "completed": len(latencies), "of": len(results),
+            "p50_ms": round(statistics.median(latencies) * 1000) if latencies else None,
+            "p95_ms": round(percentile(latencies, 95) * 1000) if latencies else None}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", default="5,10,20,30", help="concurrent calls per load step")
+    parser.add_argument("--rounds", type=int, default=2, help="batches of calls per step")
+    parser.add_argument("--rate", type=int, default=8000, choices=(8000, 16000))
+    parser.add_argument("--skip-load", action="store_true")
+    args = parser.parse_args()
+
+    figures = {"cores": os.cpu_count(), "memory": recogniser_memory(args.rate), "rtf": real_time_factors(args.rate)}
+    rtf = figures["rtf"]
+    print(f"{'path':<42}{'real-time factor':>18}{'calls/core':>12}")
+    for name, key in (("plain vosk (fresh recogniser, every sample)", "plain"),
+                      ("Frontdoor (pool, VAD, bias, n-best)", "frontdoor"),
+                      ("Frontdoor, call-shaped (6 s prompt first)", "call")):
+        print(f"{name:<42}{rtf[key + '_rtf']:>18.3f}{rtf[key + '_calls_per_core']:>12.1f}")
+    print(f"memory: model {figures['memory']['model_mb']} MB, each concurrent call {figures['memory']['per_call_mb']} MB")
+
+    if not args.skip_load:
+        audio = [to_rate(read_wav(p), args.rate) for pack in PACKS
+                 for p in sorted((SHARED / "spoken" / pack / f"wav{args.rate // 1000}k").glob("*.wav"))]
+        with tempfile.TemporaryDirectory(prefix="frontdoor-bench-") as scratch:
+            data_dir = Path(scratch)
+            env = {**os.environ, "FRONTDOOR_DATA_DIR": str(data_dir), "FRONTDOOR_SEED_ON_START": "false"}
+            env.setdefault("FRONTDOOR_MODEL_DIR", str(Path("var/models").resolve()))
+            env.pop("DATABASE_URL", None)
+            for pack in PACKS:
+                subprocess.run([sys.executable, "-m", "frontdoor", "kb", "import",
+                                str(SHARED / "retrieval" / f"{pack}.kb.jsonl")], env=env, check=True, capture_output=True)
+            process, base = start_service(data_dir, 1, {"FRONTDOOR_SEED_ON_START": "false"})
+            try:
+                steps = [asyncio.run(load_run(base, audio, int(n), args.rate, args.rounds)) for n in args.calls.split(",")]
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+        figures["load"] = steps
+        print(f"\n{'concurrent calls':>16}{'completed':>12}{'p50 ms':>10}{'p95 ms':>10}   (end of speech → decision, incl. 700 ms endpoint)")
+        for step in steps:
+            print(f"{step['calls']:>16}{step['completed']:>8}/{step['of']:<3}{step['p50_ms']:>10}{step['p95_ms']:>10}")
+    print(json.dumps(figures, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
