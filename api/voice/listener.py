@@ -28,6 +28,8 @@ class Listening:
     tail_ms: int = 300               # silence still decoded after speech
     max_utterance_seconds: float = 20.0
     partial_every_ms: int = 400
+    decode_chunk_ms: int = 200       # speech reaches the recogniser in chunks this long (per 20 ms frame
+                                     # it decodes at half the speed); endpointing is the detector's, so no delay
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class Listener:
         self._vad = webrtcvad.Vad(listening.vad_aggressiveness)
         self._stream = recogniser.stream(rate, bias)
         self._frame_bytes = rate * FRAME_MS // 1000 * 2
+        self._chunk_bytes = max(1, listening.decode_chunk_ms // FRAME_MS) * self._frame_bytes
+        self._undecoded = bytearray()  # speech frames waiting to reach the recogniser as one chunk
         self._buffer = b""
         self._pre_roll: deque[bytes] = deque(maxlen=max(1, listening.pre_roll_ms // FRAME_MS))
         self._in_speech = False
@@ -142,6 +146,7 @@ class Listener:
             events.append(self._end())
         elif self._since_partial * FRAME_MS >= self.listening.partial_every_ms:
             self._since_partial = 0
+            self._flush_undecoded()
             text = self._stream.partial()
             if text and text != self._last_partial:
                 self._last_partial = text
@@ -149,11 +154,19 @@ class Listener:
         return events
 
     def _decode(self, frame: bytes) -> None:
-        self._stream.accept(frame)
+        self._undecoded += frame
+        if len(self._undecoded) >= self._chunk_bytes:
+            self._flush_undecoded()
         self._decoded_frames += 1
         self._since_partial += 1
 
+    def _flush_undecoded(self) -> None:
+        if self._undecoded:
+            self._stream.accept(bytes(self._undecoded))
+            self._undecoded.clear()
+
     def _end(self) -> Heard:
+        self._flush_undecoded()
         recognition = self._stream.finish()
         self._in_speech = False
         self._speech_run = 0
