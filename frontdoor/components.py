@@ -64,13 +64,14 @@ def build_voice(settings: Settings, db: Database, knowledge, engine: "Engine") -
     from models.vocabulary import Segmenter
 
     recogniser = load_speech(settings)
-    executor = ThreadPoolExecutor(max_workers=settings.asr_workers or os.cpu_count() or 1, thread_name_prefix="voice")
+    cores = settings.asr_workers or os.cpu_count() or 1
+    executor = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="voice")
     vocabulary = KnowledgeVocabulary(knowledge, Segmenter(), executor, engine.rules.terms) if settings.asr_bias_weight > 0 else None
     if vocabulary is not None:
         vocabulary.rebuild_now()
     return VoiceServices(recogniser, engine, executor, listening(settings), vocabulary, CallRecords(db),
                          no_input_seconds=settings.no_input_seconds, reprompts=settings.ivr_reprompts,
-                         idle_seconds=settings.voice_idle_seconds)
+                         idle_seconds=settings.voice_idle_seconds, max_calls=settings.voice_max_calls or 10 * cores)
 
 
 def build_engine(settings: Settings, db: Database, knowledge, embedder: Embedder | None = None) -> "Engine":

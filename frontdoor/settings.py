@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     max_utterance_seconds: float = Field(default=20.0, gt=0, description="An utterance longer than this is cut and recognised.")
     no_input_seconds: float = Field(default=6.0, gt=0, description="Silence after a prompt before the caller is prompted again.")
     ivr_reprompts: int = Field(default=2, ge=0, description="No-input or no-match reprompts before the call goes to a seat.")
+    voice_max_calls: int | None = Field(default=None, ge=1, description="Calls one worker takes at once (more are turned away to a seat); default: 10 per core.")
     voice_idle_seconds: float = Field(default=30.0, gt=0, description="A voice connection that sends nothing for this long is closed.")
     synthesiser: str = Field(default="espeak", description="'espeak' (espeak-ng's Mandarin, for AudioSocket and demos) or 'none'.")
     audiosocket_port: int | None = Field(default=None, description="Listen for Asterisk AudioSocket calls on this TCP port (off when unset).")

@@ -16,7 +16,7 @@ import json
 import math
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -245,6 +245,3 @@ class SpeechRecogniser:
                 stream.accept(pcm[start:start + step])
             return stream.finish()
 
-
-def join_recognitions(parts: Iterable[Recognition]) -> str:
-    return "".join(p.text for p in parts)

@@ -214,7 +214,7 @@ def voice_server(provisioned, tmp_path_factory):
     audiosocket_port, port = _free_port(), _free_port()
     env = {**os.environ, "FRONTDOOR_MODEL_DIR": str(provisioned.model_dir), "FRONTDOOR_ALLOW_DOWNLOAD": "false",
            "FRONTDOOR_SEED_ON_START": "false", "FRONTDOOR_SEAT_TOKEN": SEAT_TOKEN, "FRONTDOOR_DATA_DIR": str(data_dir),
-           "FRONTDOOR_VOICE_IDLE_SECONDS": "3", "FRONTDOOR_NO_INPUT_SECONDS": "2",
+           "FRONTDOOR_VOICE_IDLE_SECONDS": "3", "FRONTDOOR_NO_INPUT_SECONDS": "2", "FRONTDOOR_VOICE_MAX_CALLS": "3",
            "FRONTDOOR_AUDIOSOCKET_PORT": str(audiosocket_port)}
     env.pop("DATABASE_URL", None)
     subprocess.run([sys.executable, "-m", "frontdoor", "kb", "import", str(SPOKEN_KB)], env=env, check=True,

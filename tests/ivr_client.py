@@ -47,7 +47,11 @@ class IvrCall:
         return self.rate // 50 * 2
 
     def send_json(self, message: dict) -> None:
-        self._ws.send(json.dumps(message, ensure_ascii=False))
+        """Sends; a connection the server already closed is left to `received` and `close_code` to tell."""
+        try:
+            self._ws.send(json.dumps(message, ensure_ascii=False))
+        except ConnectionClosed:
+            pass
 
     def send_bytes(self, data: bytes) -> None:
         self._ws.send(data)

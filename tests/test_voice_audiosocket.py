@@ -221,3 +221,24 @@ def test_unknown_messages_are_ignored_and_the_call_goes_on(line):
     assert call.received.terminated_at is not None and not call.received.errors
     record = line.record(call.session)
     assert record["outcome"] == "transfer" and record["reason"] == "pressed_for_human"
+
+
+def test_a_full_worker_hands_the_call_straight_back_to_the_dialplan(line, voice_server):
+    from ivr_client import IvrCall
+
+    busy = [IvrCall(f"{voice_server.ws}/v1/ivr") for _ in range(3)]  # FRONTDOOR_VOICE_MAX_CALLS=3
+    try:
+        for other in busy:
+            other.drain(0.3)
+
+        async def scenario():
+            async with await AudioSocketCall.connect(line.port) as call:
+                assert await call.wait_closed(10)
+                return call
+
+        call = run(scenario())
+        assert call.received.terminated_at is not None and call.received.audio_bytes == 0
+    finally:
+        for other in busy:
+            other.close()
+    assert httpx.get(f"{line.base}/v1/voice/calls/{call.session}").status_code == 404  # the dialplan queues it

@@ -198,6 +198,25 @@ def test_a_caller_who_vanishes_mid_sentence_leaves_the_line_working(voice_server
         assert "武汉" in call.wait_for("recognised")["text"]
 
 
+def test_a_worker_that_is_full_turns_a_call_away_and_takes_the_next_once_one_ends(voice_server):
+    calls = [ivr(voice_server) for _ in range(5)]  # FRONTDOOR_VOICE_MAX_CALLS=3 on this server
+    try:
+        for call in calls:
+            call.drain(0.3)
+        taken = [c for c in calls if any(m.get("type") == "prompt" for m in c.drain(0.2))]
+        refused = [m for c in calls for m in c.received if m.get("type") == "error"]
+        assert 1 <= len(taken) <= 3 and refused
+        assert all(m["error"] == "busy" and "seat" in m["message"] for m in refused)
+    finally:
+        for call in calls:
+            call.close()
+    for _ in range(20):  # the server notices the hang-ups within moments
+        with ivr(voice_server) as call:
+            if any(m.get("type") == "prompt" for m in call.drain(0.5)):
+                return
+    pytest.fail("no call was taken after the others hung up")
+
+
 # ---- vosk-server's protocol -----------------------------------------------------------------------
 def _vosk(server, pcm: bytes, config: dict | None, chunk: int = 8000) -> list[dict]:
     replies = []

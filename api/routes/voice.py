@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import uuid
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
@@ -28,6 +29,8 @@ router = APIRouter(tags=["voice"])
 
 MAX_AUDIO_MESSAGE = 256 * 1024   # 8 s of 16 kHz audio; telephony sends 20–200 ms per message
 MAX_TEXT_MESSAGE = 64 * 1024     # a config with a long phrase list
+BUSY = ("this worker has as many calls as it can recognise in real time (FRONTDOOR_VOICE_MAX_CALLS); "
+        "try another worker, or transfer the caller to a seat")
 CLOSE_NORMAL, CLOSE_UNSUPPORTED, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNAVAILABLE = 1000, 1003, 1008, 1009, 1013
 
 
@@ -70,6 +73,8 @@ async def vosk_compatible(ws: WebSocket) -> None:
     voice = _voice(ws)
     if voice is None:
         return await _refuse(ws, "voice_unavailable", "speech recognition is not loaded on this server", CLOSE_UNAVAILABLE)
+    if not voice.admit():
+        return await _refuse(ws, "busy", BUSY, CLOSE_UNAVAILABLE)
     session = VoskSession(voice.recogniser)
     loop = asyncio.get_running_loop()
     try:
@@ -94,6 +99,7 @@ async def vosk_compatible(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        voice.leave()
         await loop.run_in_executor(voice.executor, session.close)
 
 
@@ -106,8 +112,6 @@ def _start_call(voice: VoiceServices, text: str) -> VoiceCall:
     if not isinstance(start, dict) or start.get("type") != "start":
         raise ProtocolError('the first message must be {"type": "start", "sample_rate": 8000, "encoding": "pcm_s16le"}')
     session = start.get("session") or f"call-{uuid.uuid4().hex}"
-    import re
-
     if not isinstance(session, str) or not re.fullmatch(SESSION_PATTERN, session):
         raise ProtocolError("session: 1–100 characters of letters, digits, _ . : -")
     caller, region = start.get("caller"), start.get("region")
@@ -181,6 +185,8 @@ async def ivr(ws: WebSocket) -> None:
     voice = _voice(ws)
     if voice is None:
         return await _refuse(ws, "voice_unavailable", "speech recognition is not loaded on this server", CLOSE_UNAVAILABLE)
+    if not voice.admit():
+        return await _refuse(ws, "busy", BUSY, CLOSE_UNAVAILABLE)
     call: VoiceCall | None = None
     try:
         first = await _receive(ws, voice.idle_seconds)
@@ -210,6 +216,7 @@ async def ivr(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        voice.leave()
         if call is not None:
             await call.close()
 

@@ -147,6 +147,7 @@ class _Connection:
 
     async def run(self) -> None:
         call: VoiceCall | None = None
+        admitted = False
         try:
             first = await self._read()
             if first is None:
@@ -158,6 +159,10 @@ class _Connection:
                 await self._send(frame(KIND_ERROR, bytes([ERROR_PROTOCOL])))
                 return
             self.session = str(uuid.UUID(bytes=payload))
+            if not self.voice.admit():  # full: hand the call straight back; the dialplan queues it for a seat
+                await self._send(frame(KIND_TERMINATE))
+                return
+            admitted = True
             log.info("AudioSocket call %s from %s", self.session, self.peer)
             call = VoiceCall(self.voice, session=self.session, rate=RATE, protocol="audiosocket",
                              playback_reported=True)
@@ -169,6 +174,8 @@ class _Connection:
         except (ConnectionError, OSError) as error:
             log.info("AudioSocket call %s: the connection broke (%s)", self.session, error)
         finally:
+            if admitted:
+                self.voice.leave()
             if self.player is not None:
                 self.player.close()
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from api.voice.listener import Listening
 from api.voice.records import CallRecords
@@ -81,10 +81,23 @@ class VoiceServices:
     reprompts: int = 2
     idle_seconds: float = 30.0
     synthesiser: object | None = None          # api.voice.speech.Synthesiser, for adapters that send audio
-    use_bias: bool = True
+    max_calls: int = 20                        # calls this worker takes at once; more are turned away
+    active_calls: int = field(default=0, init=False)
+
+    def admit(self) -> bool:
+        """A place for one more call (or recognition stream), or False when the worker is full: a call beyond
+        what the cores can recognise in real time would make every caller wait, so it goes to a seat."""
+        if self.active_calls >= self.max_calls:
+            log.warning("voice: %d calls at once, the most this worker takes; turning one away", self.active_calls)
+            return False
+        self.active_calls += 1
+        return True
+
+    def leave(self) -> None:
+        self.active_calls = max(0, self.active_calls - 1)
 
     def bias(self) -> VocabularyBias | None:
-        return self.vocabulary.current() if self.vocabulary is not None and self.use_bias else None
+        return self.vocabulary.current() if self.vocabulary is not None else None
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
