@@ -68,7 +68,7 @@ def build_voice(settings: Settings, db: Database, knowledge, engine: "Engine") -
     executor = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="voice")
     vocabulary = KnowledgeVocabulary(knowledge, Segmenter(), executor, engine.rules.terms) if settings.asr_bias_weight > 0 else None
     if vocabulary is not None:
-        vocabulary.rebuild_now()
+        vocabulary.current()  # starts building the bias in the background; calls until then go without it
     return VoiceServices(recogniser, engine, executor, listening(settings), vocabulary, CallRecords(db),
                          no_input_seconds=settings.no_input_seconds, reprompts=settings.ivr_reprompts,
                          idle_seconds=settings.voice_idle_seconds, max_calls=settings.voice_max_calls or 10 * cores)

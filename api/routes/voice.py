@@ -54,8 +54,18 @@ async def _refuse(ws: WebSocket, error: str, message: str, code: int) -> None:
         await ws.close(code)
 
 
-def _voice(ws: WebSocket) -> VoiceServices | None:
-    return getattr(ws.app.state.services, "voice", None)
+async def _admitted(ws: WebSocket) -> VoiceServices | None:
+    """Accepts the connection; the worker's voice services when it has room for one more call (the caller
+    must `leave()` when done), else None after telling the client why."""
+    await ws.accept()
+    voice = getattr(ws.app.state.services, "voice", None)
+    if voice is None:
+        await _refuse(ws, "voice_unavailable", "speech recognition is not loaded on this server", CLOSE_UNAVAILABLE)
+        return None
+    if not voice.admit():
+        await _refuse(ws, "busy", BUSY, CLOSE_UNAVAILABLE)
+        return None
+    return voice
 
 
 def _too_big(message: dict) -> str | None:
@@ -69,12 +79,9 @@ def _too_big(message: dict) -> str | None:
 # ---- vosk-server's protocol ------------------------------------------------------------------
 @router.websocket("/v1/asr")
 async def vosk_compatible(ws: WebSocket) -> None:
-    await ws.accept()
-    voice = _voice(ws)
+    voice = await _admitted(ws)
     if voice is None:
-        return await _refuse(ws, "voice_unavailable", "speech recognition is not loaded on this server", CLOSE_UNAVAILABLE)
-    if not voice.admit():
-        return await _refuse(ws, "busy", BUSY, CLOSE_UNAVAILABLE)
+        return
     session = VoskSession(voice.recogniser)
     loop = asyncio.get_running_loop()
     try:
@@ -181,12 +188,9 @@ async def _control(call: VoiceCall, text: str) -> list[Event] | None:
 
 @router.websocket("/v1/ivr")
 async def ivr(ws: WebSocket) -> None:
-    await ws.accept()
-    voice = _voice(ws)
+    voice = await _admitted(ws)
     if voice is None:
-        return await _refuse(ws, "voice_unavailable", "speech recognition is not loaded on this server", CLOSE_UNAVAILABLE)
-    if not voice.admit():
-        return await _refuse(ws, "busy", BUSY, CLOSE_UNAVAILABLE)
+        return
     call: VoiceCall | None = None
     try:
         first = await _receive(ws, voice.idle_seconds)

@@ -49,9 +49,6 @@ class KnowledgeVocabulary:
                 self._executor.submit(self._rebuild, revision)
             return self._bias
 
-    def rebuild_now(self) -> VocabularyBias:
-        return self._rebuild(self._knowledge.index.current.revision)
-
     def _rebuild(self, revision: int) -> VocabularyBias:
         try:
             index = self._knowledge.index.current
