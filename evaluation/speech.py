@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import re
 import tempfile
 import time
@@ -25,7 +24,7 @@ from evaluation.metrics import decision_measures
 from evaluation.packs import read_json_lines
 from frontdoor.settings import Settings
 from knowledge_base.entry import Entry, Status
-from models.asr import SAMPLE_RATES, Reading, Recognition, SpeechRecogniser, plain_text, with_variants
+from models.asr import SAMPLE_RATES, Reading, Recognition, SpeechRecogniser, join, plain_text, with_variants
 
 ProgressFactory = Callable[[int, str], Callable[[int], None]]
 Recognise = Callable[[bytes, int], "Decoded"]
@@ -192,25 +191,6 @@ class Decoded:
         return self.recognition.text
 
 
-def joined(parts: Sequence[Recognition], keep: int = 5) -> Recognition:
-    """Several utterances of one recording as one recognition: the best path joins every part's best
-    reading; the other readings swap one part's alternative in at a time (posteriors multiply)."""
-    seconds = sum(p.seconds for p in parts)
-    parts = [p for p in parts if p.readings]
-    if len(parts) <= 1:
-        return Recognition(parts[0].readings if parts else (), seconds)
-    best = [p.readings[0] for p in parts]
-    base = math.prod(r.posterior for r in best)
-    candidates = {"".join(r.text for r in best): base}
-    for i, part in enumerate(parts):
-        for other in part.readings[1:]:
-            text = "".join((other if j == i else b).text for j, b in enumerate(best))
-            posterior = base / best[i].posterior * other.posterior if best[i].posterior else 0.0
-            candidates[text] = max(candidates.get(text, 0.0), posterior)
-    ordered = sorted(candidates.items(), key=lambda kv: kv[1], reverse=True)[:keep]
-    return Recognition(tuple(Reading(text, posterior) for text, posterior in ordered), seconds)
-
-
 def listen(recogniser: SpeechRecogniser, pcm: bytes, rate: int, bias, listening: Listening) -> Decoded:
     """As on a phone call: 20 ms frames through a Listener, then a second of silence and the hang-up."""
     step = rate * FRAME_MS // 1000 * 2
@@ -226,7 +206,7 @@ def listen(recogniser: SpeechRecogniser, pcm: bytes, rate: int, bias, listening:
     finally:
         listener.close()
     heard = [e.recognition for e in events if isinstance(e, Heard)]
-    recognition = with_variants(joined(heard, recogniser.readings_kept), bias)
+    recognition = with_variants(join(heard, recogniser.readings_kept), bias)
     return Decoded(recognition, time.perf_counter() - started, decoded)
 
 

@@ -100,27 +100,33 @@ def _alternatives(result_json: str) -> list[_Alternative]:
 
 
 def _combine(segments: Sequence[list[_Alternative]], bias: Bias | None, bias_weight: float, keep: int) -> tuple[Reading, ...]:
-    """One utterance's readings from the n-best lists of its segments (vosk may endpoint inside an utterance).
-
-    The best path takes every segment's best; the other readings swap one segment's alternative in at a time.
-    Scores add up across segments; the bias adds `bias_weight × bonus` per reading; posteriors are a softmax.
-    """
-    segments = [s for s in segments if s]
-    if not segments:
-        return ()
-
+    """One utterance's readings from the n-best lists of its segments (vosk may endpoint inside an utterance);
+    the bias adds `bias_weight × bonus` to each alternative's lattice score."""
     def rescored(alternative: _Alternative) -> float:
         return alternative.score + (bias_weight * bias.bonus(alternative.text) if bias is not None else 0.0)
 
-    ranked = [sorted(s, key=rescored, reverse=True) for s in segments]
+    return _joined([[(a.text, rescored(a)) for a in segment] for segment in segments], keep)
+
+
+def join(parts: Sequence[Recognition], keep: int = 5) -> Recognition:
+    """Several utterances of one recording as one recognition (posteriors multiply, then renormalise)."""
+    scored = [[(r.text, math.log(r.posterior)) for r in p.readings if r.posterior > 0] for p in parts]
+    return Recognition(_joined(scored, keep), sum(p.seconds for p in parts))
+
+
+def _joined(segments: Sequence[list[tuple[str, float]]], keep: int) -> tuple[Reading, ...]:
+    """The best path takes every segment's best reading; the other readings swap one segment's alternative in
+    at a time. Log scores add up across segments; posteriors are a softmax over the `keep` best."""
+    ranked = [sorted(s, key=lambda ts: ts[1], reverse=True) for s in segments if s]
+    if not ranked:
+        return ()
     best = [s[0] for s in ranked]
-    base = sum(rescored(a) for a in best)
-    candidates: dict[str, float] = {"".join(a.text for a in best): base}
+    base = sum(score for _, score in best)
+    candidates: dict[str, float] = {"".join(text for text, _ in best): base}
     for i, alternatives in enumerate(ranked):
-        for other in alternatives[1:]:
-            text = "".join((other if j == i else best[j]).text for j in range(len(best)))
-            score = base - rescored(best[i]) + rescored(other)
-            candidates[text] = max(candidates.get(text, -math.inf), score)
+        for text, score in alternatives[1:]:
+            joined = "".join(text if j == i else best[j][0] for j in range(len(best)))
+            candidates[joined] = max(candidates.get(joined, -math.inf), base - best[i][1] + score)
     ordered = sorted(candidates.items(), key=lambda kv: kv[1], reverse=True)[:keep]
     top = ordered[0][1]
     weights = [math.exp(score - top) for _, score in ordered]
