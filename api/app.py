@@ -11,29 +11,28 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import chat, entries, health, pages, search, tickets, voice, wechat
+from api.routes import accounts, chat, console, entries, health, pages, search, tickets, voice, wechat
+from api.routes import tryit
+from api.routes import audit, changes, imports
+from api.routes import gaps
 from api.services import Services
+from api.worker_header import WorkerHeader
 from api.wechat import CustomerServiceClient, WeChatCrypto
 from api.wechat.channel import WeChatChannel
 from api.wechat.ledger import WeChatLedger
 from assistant.engine import Engine
-from frontdoor.components import build_engine, build_voice, load_embedder, load_seed_code_table, open_database
+from assistant.tryout import Tryout
+from frontdoor.components import account_store, build_engine, build_voice, load_embedder, load_seed_code_table, open_database
 from frontdoor.settings import Settings
+from knowledge_base.changes import ChangeDesk
+from knowledge_base.follower import PublishFollower
+from knowledge_base.gaps import GapQueue
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.store import EmbeddingCache, KnowledgeStore
+from storage.audit import AuditLog
 from storage.database import Database
 
 log = logging.getLogger(__name__)
-
-
-async def _follow_publishes(knowledge: KnowledgeBase, every: float) -> None:
-    """Rebuild off the event loop whenever the published knowledge changes; swap when complete."""
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await asyncio.to_thread(knowledge.index.refresh)
-        except Exception:  # a failed rebuild keeps serving the previous index
-            log.exception("rebuilding the retrieval index failed; still serving revision %s", knowledge.index.current.revision)
 
 
 def _wechat_channel(settings: Settings, db: Database, engine: Engine, http: httpx.AsyncClient) -> WeChatChannel | None:
@@ -73,14 +72,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await audiosocket.start()
         http = httpx.AsyncClient(timeout=10.0)
         app.state.services = Services(settings=settings, db=db, knowledge=knowledge, engine=engine, desk=engine.desk,
-                                      wechat=_wechat_channel(settings, db, engine, http), voice=voice_services)
-        follower = asyncio.create_task(_follow_publishes(knowledge, settings.kb_poll_seconds))
+                                      accounts=account_store(settings, db), audit=AuditLog(db),
+                                      changes=ChangeDesk(db, knowledge.store),
+                                      gaps=GapQueue(db, embedder),
+                                      wechat=_wechat_channel(settings, db, engine, http), voice=voice_services,
+                                      tryout=Tryout(engine, embedder))
+        # Publishes reach this worker within seconds (knowledge_base/follower.py); it also applies due scheduled ones.
+        follower = PublishFollower(knowledge, db, poll_seconds=settings.kb_poll_seconds,
+                                   publish_due=app.state.services.changes.publish_due)
+        app.state.services.follower = follower
+        following = asyncio.create_task(follower.run())
         try:
             yield
         finally:
-            follower.cancel()
+            following.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await follower
+                await following
             await http.aclose()
             if audiosocket is not None:
                 await audiosocket.stop()
@@ -95,8 +102,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (health, search, entries, chat, tickets, wechat, voice, pages):
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, wider={"/v1/imports": settings.max_import_bytes})
+    app.add_middleware(WorkerHeader)
+    for module in (health, accounts, search, entries, changes, imports, audit, gaps, chat, tickets, wechat, voice, console, tryit, pages):
         app.include_router(module.router)
     app.mount("/static", pages.static_files(), name="static")
     return app

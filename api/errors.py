@@ -11,9 +11,10 @@ MALFORMED_BODY = "The request body could not be read: send JSON, encoded as UTF-
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, details: list | None = None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.details = details  # e.g. every problem of an entry or an import file
 
 
 def error_body(code: str, message: str, details: list | None = None) -> dict:
@@ -26,7 +27,7 @@ def error_body(code: str, message: str, details: list | None = None) -> dict:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(error.code, error.message), status_code=error.status)
+        return JSONResponse(error_body(error.code, error.message, error.details), status_code=error.status)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:

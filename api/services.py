@@ -5,12 +5,18 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from accounts.store import AccountStore
 from api.voice.services import VoiceServices
 from api.wechat.channel import WeChatChannel
 from assistant.engine import Engine
+from assistant.tryout import Tryout
 from desk.tickets import TicketDesk
 from frontdoor.settings import Settings
+from knowledge_base.changes import ChangeDesk
+from knowledge_base.follower import PublishFollower
+from knowledge_base.gaps import GapQueue
 from knowledge_base.service import KnowledgeBase
+from storage.audit import AuditLog
 from storage.database import Database
 
 
@@ -21,8 +27,14 @@ class Services:
     knowledge: KnowledgeBase
     engine: Engine
     desk: TicketDesk
+    accounts: AccountStore
+    audit: AuditLog
+    changes: ChangeDesk  # drafts, review, publishing (knowledge_base/changes.py)
+    gaps: GapQueue  # the unanswered-question queue (knowledge_base/gaps.py)
     wechat: WeChatChannel | None = None
     voice: VoiceServices | None = None
+    tryout: Tryout | None = None  # "try it" (POST /v1/try): remembers the indexes it derived for drafts
+    follower: PublishFollower | None = None  # keeps the index at the published revision (knowledge_base/follower.py)
 
 
 def get_services(request: Request) -> Services:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from assistant.conversations import ConversationState, ConversationStore
 from assistant.policy import Policy
@@ -18,11 +19,13 @@ from assistant.rules import Rules
 from assistant.speakable import speakable
 from assistant.turn import Channel, Choice, Decision, Kind, Scored, Turn
 from desk.tickets import BEIJING, TicketDesk, TicketDraft
-from knowledge_base.entry import Entry, utcnow
+from knowledge_base.entry import Entry, as_utc, utcnow
 from knowledge_base.retrieval.index import Candidate, RetrievalIndex, SearchResult
 from knowledge_base.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
+PREVIEW_SESSION = "preview"   # the session of a previewed turn, which is never recorded
+PREVIEW_TICKET = "（试用：不开工单）"  # where a previewed handoff's ticket number would be
 _NUMBER_WORDS = {"0": "零", "1": "一", "2": "二", "3": "三", "4": "四", "5": "五", "6": "六", "7": "七", "8": "八", "9": "九"}
 
 
@@ -77,11 +80,11 @@ class Engine:
         now = turn.at or utcnow()
         turn = replace(turn, at=now)
         index = self.knowledge.index.current  # one index for the whole turn
-        state = self.conversations.state(turn.session, now)
+        before = state = self.conversations.state(turn.session, now)
         said = turn.text.strip() or (turn.hypotheses[0].text if turn.hypotheses else "")
         decision, state = self._decide(turn, said, state, index)
-        decision = replace(decision, knowledge_revision=index.revision)
-        self.conversations.record(turn, decision, state, said=said, now=now)
+        decision = replace(self._with_ticket(turn, said, state, index, decision), knowledge_revision=index.revision)
+        self.conversations.record(turn, decision, state, said=said, now=now, before=before)
         return decision
 
     def hand_off(self, turn: Turn, reason: str) -> Decision:
@@ -89,12 +92,26 @@ class Engine:
         now = turn.at or utcnow()
         turn = replace(turn, at=now)
         index = self.knowledge.index.current
-        state = self.conversations.state(turn.session, now)
+        before = state = self.conversations.state(turn.session, now)
         said = turn.text.strip()
         decision, state = self._handoff(turn, said, state, index, reason)
-        decision = replace(decision, knowledge_revision=index.revision)
-        self.conversations.record(turn, decision, state, said=said, now=now)
+        decision = replace(self._with_ticket(turn, said, state, index, decision), knowledge_revision=index.revision)
+        self.conversations.record(turn, decision, state, said=said, now=now, before=before)
         return decision
+
+    def preview(self, text: str, *, channel: Channel, region: str | None = None, index: RetrievalIndex | None = None,
+                now: datetime | None = None) -> Decision:
+        """The decision `handle` would make if `text` opened a fresh conversation, over `index` (default: the
+        one being served) at `now`, recording nothing: no conversation, no ticket. A handoff says what the
+        citizen would be told, with a placeholder where the ticket number would be."""
+        index = index or self.knowledge.index.current
+        turn = Turn(session=PREVIEW_SESSION, channel=channel, text=text, region=region, at=as_utc(now) or utcnow())
+        decision, _ = self._decide(turn, text.strip(), ConversationState(), index)
+        if decision.kind is Kind.HANDOFF:
+            urgency = self.rules.urgency_of(text.strip())
+            decision = replace(decision, text=self._handoff_text(
+                turn, PREVIEW_TICKET, turn.at + timedelta(hours=urgency.dispatch_hours)))
+        return replace(decision, knowledge_revision=index.revision)
 
     def screen(self, said: str) -> Kind | None:
         """REDIRECT or REFUSE when the rules take the message out of the knowledge base's hands."""
@@ -227,24 +244,37 @@ class Engine:
 
     def _handoff(self, turn: Turn, said: str, state: ConversationState, index: RetrievalIndex, reason: str,
                  scored: tuple[Scored, ...] = (), confidence: float = 0.0) -> tuple[Decision, ConversationState]:
+        """The decision to hand off; its ticket is opened (and its words written) by `_with_ticket`."""
+        decision = Decision(Kind.HANDOFF, turn.session, "", reason=reason, confidence=confidence, candidates=scored)
+        return decision, replace(state, offered=[], answered=None)
+
+    def _with_ticket(self, turn: Turn, said: str, state: ConversationState, index: RetrievalIndex,
+                     decision: Decision) -> Decision:
+        """A handoff decision with its ticket opened at the desk and its number in the words; others as they are."""
+        if decision.kind is not Kind.HANDOFF:
+            return decision
+        ticket = self.desk.open(self._ticket_draft(turn, said, state, index, decision), now=turn.at)
+        log.info("handoff %s (%s) on %s", ticket.number, decision.reason, turn.channel.value)
+        return replace(decision, text=self._handoff_text(turn, ticket.number, ticket.due_at), ticket_number=ticket.number)
+
+    def _ticket_draft(self, turn: Turn, said: str, state: ConversationState, index: RetrievalIndex,
+                      decision: Decision) -> TicketDraft:
         transcript = self.conversations.transcript(turn.session) + [
             {"at": turn.at.isoformat(), "text": said, "asr_confidence": turn.asr_confidence, "decision": Kind.HANDOFF.value}]
         words = "\n".join(t["text"] for t in transcript)
-        question = state.query or said
+        scored = decision.candidates
         candidates_entries = [index.entries_by_id[s.entry_id] for s in scored if s.entry_id in index.entries_by_id]
         category = self.classify(words, candidates_entries)
         urgency = self.rules.urgency_of(words)
-        ticket = self.desk.open(TicketDraft(
-            channel=turn.channel.value, summary=question, reason=reason, transcript=transcript,
+        return TicketDraft(
+            channel=turn.channel.value, summary=state.query or said, reason=decision.reason, transcript=transcript,
             request_type=self.rules.request_type_of(words), urgency=urgency.name, dispatch_hours=urgency.dispatch_hours,
             region=turn.region, caller=turn.caller, conversation_id=turn.session, category_code=category.code,
             category_name=category.name, category_score=category.score, category_source=category.source,
             candidates=[{"entry_id": s.entry_id, "question": s.question, "score": round(s.score, 4)} for s in scored],
             asr_confidence=turn.asr_confidence,
-        ), now=turn.at)
-        deadline = f"{ticket.due_at.astimezone(BEIJING):%m月%d日 %H:%M}"
-        text = self.rules.reply(turn.channel.wording, "handoff", ticket=ticket.number, deadline=deadline)
-        log.info("handoff %s (%s) on %s", ticket.number, reason, turn.channel.value)
-        decision = Decision(Kind.HANDOFF, turn.session, text, reason=reason, confidence=confidence,
-                            ticket_number=ticket.number, candidates=scored)
-        return decision, replace(state, offered=[], answered=None)
+        )
+
+    def _handoff_text(self, turn: Turn, ticket_number: str, due_at: datetime) -> str:
+        deadline = f"{due_at.astimezone(BEIJING):%m月%d日 %H:%M}"
+        return self.rules.reply(turn.channel.wording, "handoff", ticket=ticket_number, deadline=deadline)

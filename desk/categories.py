@@ -63,8 +63,14 @@ class CodeTableError(ValueError):
 
 def read_code_table(path: str | Path) -> list[Category]:
     """Every category of a CSV code table, parents before children; raises `CodeTableError` listing every problem."""
+    return parse_code_table(Path(path).read_bytes(), path)
+
+
+def parse_code_table(data: bytes, name: str | Path = "code table") -> list[Category]:
+    """The same, from the file's bytes (an upload); `name` is what error messages call the file."""
+    path = name
     problems: list[tuple[int, str]] = []
-    text = _decode(Path(path).read_bytes(), problems)
+    text = _decode(data, problems)
     categories: list[Category] = []
     if text is not None:
         rows = [(number, row) for number, row in _numbered_rows(text)]

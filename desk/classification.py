@@ -14,8 +14,9 @@ from sqlalchemy import delete, select
 
 from assistant.engine import Classification, classify_by_top_entry
 from desk.categories import Category, CategoryMatcher
-from knowledge_base.entry import Entry
+from knowledge_base.entry import Entry, utcnow
 from models.text_classifier import ClassifierError, TextClassifier
+from storage.audit import record
 from storage.database import Database
 from storage.tables import CategoryCodeRow
 
@@ -28,11 +29,12 @@ class CodeTable:
     def __init__(self, db: Database):
         self._db = db
 
-    def replace(self, categories: Sequence[Category]) -> int:
-        """The whole table at once (a province publishes its table whole)."""
+    def replace(self, categories: Sequence[Category], *, by: str = "system", source: str = "") -> int:
+        """The whole table at once (a province publishes its table whole); audited as `codes.import`."""
         with self._db.session(write=True) as s:
             s.execute(delete(CategoryCodeRow))
             s.add_all(CategoryCodeRow(code=c.code, name=c.name, parent=c.parent, path=list(c.path)) for c in categories)
+            record(s, actor=by, action="codes.import", target="codes", at=utcnow(), categories=len(categories), source=source)
         return len(categories)
 
     def all(self) -> list[Category]:

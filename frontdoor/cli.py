@@ -27,13 +27,19 @@ def _byte_progress(total: int, description: str):
     return tqdm(total=total, desc=description, unit="B", unit_scale=True, file=sys.stderr)
 
 
+WORKER_HEALTHCHECK_SECONDS = 120
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     host = args.host or settings.host
     port = args.port or settings.port
     if args.workers > 1:
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=args.workers)
+        # The supervisor kills a worker that does not answer its ping in time; loading the models and building
+        # the index keep a busy machine's workers from answering within uvicorn's default 5 s.
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=args.workers,
+                    timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
     else:
         from api.app import create_app
 
@@ -177,10 +183,100 @@ def cmd_codes_import(args: argparse.Namespace, settings: Settings) -> int:
     categories = read_code_table(Path(args.file))
     db = open_database(settings)
     try:
-        count = CodeTable(db).replace(categories)
+        count = CodeTable(db).replace(categories, by="cli", source=str(args.file))
     finally:
         db.dispose()
     print(f"code table {args.file}: {count} categories imported (replacing the previous table)")
+    return 0
+
+
+def _read_new_password(prompt: str = "password") -> str:
+    """Asked twice (not echoed) at a terminal; otherwise the first line of standard input (for scripts)."""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass(f"{prompt}: ")
+        if getpass.getpass(f"{prompt} (again): ") != first:
+            raise ValueError("the two passwords differ; nothing was changed")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _accounts(settings: Settings):
+    from frontdoor.components import account_store, open_database
+
+    db = open_database(settings)
+    return db, account_store(settings, db)
+
+
+def _account_command(action) -> int:
+    from accounts.passwords import PasswordRejected
+    from accounts.store import AccountProblem
+
+    try:
+        return action()
+    except (AccountProblem, PasswordRejected, ValueError) as error:
+        print(f"frontdoor: {error}", file=sys.stderr)
+        return 2
+
+
+def cmd_accounts_create(args: argparse.Namespace, settings: Settings) -> int:
+    def create() -> int:
+        password = _read_new_password()
+        db, accounts = _accounts(settings)
+        try:
+            account = accounts.create(args.username, password, args.role, region=args.region, may_edit_wider=args.may_edit_wider,
+                                      display_name=args.display_name, by="cli")
+        finally:
+            db.dispose()
+        print(f"account {account.username} created: {account.role.value}, region {account.region or 'every region'}")
+        return 0
+
+    return _account_command(create)
+
+
+def cmd_accounts_password(args: argparse.Namespace, settings: Settings) -> int:
+    def reset() -> int:
+        password = _read_new_password("new password")
+        db, accounts = _accounts(settings)
+        try:
+            accounts.set_password(args.username, password, by="cli")
+        finally:
+            db.dispose()
+        print(f"new password set for {args.username}; its sessions and API tokens have ended")
+        return 0
+
+    return _account_command(reset)
+
+
+def cmd_accounts_token(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
+    def issue() -> int:
+        db, accounts = _accounts(settings)
+        try:
+            token, expires_at = accounts.open_session(args.username, "token", timedelta(days=args.days) if args.days else None,
+                                                      by="cli")
+        finally:
+            db.dispose()
+        print(token)
+        print(f"an API token for {args.username}, valid until {expires_at.isoformat(timespec='seconds')}; "
+              "send it as 'Authorization: Bearer <token>'", file=sys.stderr)
+        return 0
+
+    return _account_command(issue)
+
+
+def cmd_accounts_list(args: argparse.Namespace, settings: Settings) -> int:
+    db, accounts = _accounts(settings)
+    try:
+        infos = accounts.list()
+    finally:
+        db.dispose()
+    for info in infos:
+        a = info.account
+        print("\t".join([a.username, a.role.value, a.region or "*", "wider" if a.may_edit_wider else "-",
+                         "active" if a.active else "inactive", a.display_name]))
     return 0
 
 
@@ -203,11 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="migrate the database to the newest schema").set_defaults(run=cmd_db_upgrade)
 
     kb = sub.add_parser("kb", help="the knowledge base").add_subparsers(dest="kb_command", required=True)
-    kb_import = kb.add_parser("import", help="import entries from a .jsonl or .yaml file (all or nothing)")
+    kb_import = kb.add_parser("import", help="import entries from a .jsonl, .yaml or .xlsx file (all or nothing)")
     kb_import.add_argument("file")
     kb_import.add_argument("--by", default="import", help="who is importing (recorded in every version)")
     kb_import.set_defaults(run=cmd_kb_import)
-    kb_export = kb.add_parser("export", help="export every entry to a .jsonl or .yaml file")
+    kb_export = kb.add_parser("export", help="export every entry to a .jsonl, .yaml or .xlsx file (an .xlsx is also a template for editors)")
     kb_export.add_argument("file")
     kb_export.set_defaults(run=cmd_kb_export)
     kb.add_parser("seed", help="load the shipped sample entries").set_defaults(run=cmd_kb_seed)
@@ -245,6 +341,24 @@ def build_parser() -> argparse.ArgumentParser:
     codes_import = codes.add_parser("import", help="import a code table (CSV: code,name,parent — or one column per level)")
     codes_import.add_argument("file")
     codes_import.set_defaults(run=cmd_codes_import)
+
+    accounts = sub.add_parser("accounts", help="people and machines that sign in").add_subparsers(dest="accounts_command", required=True)
+    create = accounts.add_parser("create", help="create an account (the first admin: --role admin); the password is asked "
+                                                "twice, or read from the first line of standard input")
+    create.add_argument("username", help="2–50 of a-z 0-9 _ . -")
+    create.add_argument("--role", required=True, choices=("admin", "editor", "reviewer", "seat"))
+    create.add_argument("--region", default="", help="limit the account to a region, e.g. 江苏省/扬州市 (default: every region)")
+    create.add_argument("--may-edit-wider", action="store_true", help="may also change entries scoped wider than --region")
+    create.add_argument("--display-name", help="the name shown in the console and the audit trail")
+    create.set_defaults(run=cmd_accounts_create)
+    token = accounts.add_parser("token", help="print a new API token for an account (e.g. the telephony switch's seat account)")
+    token.add_argument("username")
+    token.add_argument("--days", type=float, help="how long it lasts (default FRONTDOOR_API_TOKEN_DAYS, 365)")
+    token.set_defaults(run=cmd_accounts_token)
+    accounts.add_parser("list", help="every account: username, role, region, wider, active, name").set_defaults(run=cmd_accounts_list)
+    password = accounts.add_parser("password", help="set a new password (ends the account's sessions and tokens)")
+    password.add_argument("username")
+    password.set_defaults(run=cmd_accounts_password)
     return parser
 
 

@@ -12,6 +12,7 @@ from models.provision import ModelStore
 from storage.database import Database
 
 if TYPE_CHECKING:
+    from accounts.store import AccountStore
     from api.voice.services import VoiceServices
     from assistant.engine import Engine
 
@@ -25,6 +26,14 @@ def open_database(settings: Settings, *, migrate: bool = True) -> Database:
     if migrate:
         db.migrate()
     return db
+
+
+def account_store(settings: Settings, db: Database) -> "AccountStore":
+    """Accounts and sign-in, with the configured session lifetimes and lockout."""
+    from accounts.store import AccountStore
+
+    return AccountStore(db, session_hours=settings.session_hours, token_days=settings.api_token_days,
+                        max_failed_logins=settings.max_failed_logins, lockout_minutes=settings.lockout_minutes)
 
 
 def model_store(settings: Settings) -> ModelStore:
@@ -92,7 +101,8 @@ def build_engine(settings: Settings, db: Database, knowledge, embedder: Embedder
 
     policy = Policy(precision={Channel.CHAT: settings.chat_precision, Channel.WECHAT: settings.chat_precision,
                                Channel.VOICE: settings.voice_precision})
-    return Engine(knowledge, ConversationStore(db, idle_minutes=settings.conversation_idle_minutes), TicketDesk(db),
+    return Engine(knowledge, ConversationStore(db, idle_minutes=settings.conversation_idle_minutes,
+                                                gap_confidence=settings.gap_confidence), TicketDesk(db),
                   load_rules(settings.rules_dir), policy, classify)
 
 
@@ -105,4 +115,4 @@ def load_seed_code_table(db: Database) -> int | None:
     table = CodeTable(db)
     if table.all():
         return None
-    return table.replace(read_code_table(category_table()))
+    return table.replace(read_code_table(category_table()), by="seed", source="seed")

@@ -38,14 +38,22 @@ class Settings(BaseSettings):
     seed_on_start: bool = Field(default=True, description="Load the seed knowledge when the knowledge base is empty.")
     kb_poll_seconds: float = Field(default=2.0, description="How often a worker checks for a newer published knowledge base.")
     max_body_bytes: int = 1_000_000
+    max_import_bytes: int = Field(default=20_000_000, description="The largest knowledge file an editor may upload (POST /v1/imports*).")
 
     # Conversation engine
     rules_dir: Path | None = Field(default=None, description="A folder of rules files (emergency.yaml, scope.yaml, …) replacing the shipped ones.")
     chat_precision: float = Field(default=0.95, ge=0.5, le=1.0, description="Chat answers automatically only when right at least this often.")
     voice_precision: float = Field(default=0.98, ge=0.5, le=1.0, description="The same for spoken answers (a wrong one costs a call).")
     conversation_idle_minutes: float = Field(default=30.0, description="After this much silence a session starts afresh.")
+    gap_confidence: float = Field(default=0.8, ge=0.0, le=1.0, description="Answers given with less confidence than this also go to the unanswered-question queue.")
     classifier_dir: Path | None = Field(default=None, description="Where `frontdoor train classifier` keeps the ticket classifier; default: data_dir/classifier.")
-    seat_token: str | None = Field(default=None, description="When set, the seat API requires 'Authorization: Bearer <token>'.")
+
+    # Accounts and sign-in (accounts/); the first admin: `frontdoor accounts create NAME --role admin`
+    session_hours: float = Field(default=12, gt=0, description="A browser's sign-in lasts this long.")
+    api_token_days: float = Field(default=365, gt=0, description="An API token (`frontdoor accounts token`) lasts this long unless told otherwise.")
+    cookie_secure: bool = Field(default=False, description="Send the session cookie over HTTPS only: set true behind HTTPS.")
+    max_failed_logins: int = Field(default=5, ge=1, description="Failed sign-ins for one username that lock it for `lockout_minutes`.")
+    lockout_minutes: float = Field(default=15, gt=0, description="How long a username stays locked after too many failed sign-ins.")
 
     # WeChat mini-program customer-service messages (客服消息); the push URL is /wechat/push
     wechat_token: str | None = Field(default=None, description="The Token set in the mini-program's message-push settings.")

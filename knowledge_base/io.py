@@ -1,4 +1,4 @@
-"""Knowledge files: entries as JSONL or YAML, category code tables as CSV.
+"""Knowledge files: entries as JSONL, YAML or Excel (.xlsx), category code tables as CSV.
 
 Reading is all or nothing: a file with anything wrong raises `KnowledgeFileError` listing every problem
 with its line number, so an editor can fix the whole file in one pass and nothing half-imports.
@@ -6,12 +6,18 @@ with its line number, so an editor can fix the whole file in one pass and nothin
 JSONL is one entry per line, the evaluation packs' shape ``{"id", "question", "answer", "samples",
 "category"}`` (``answer`` is the chat answer and may be empty) plus the keys our own export adds.
 YAML is the seed format (``knowledge_base/seed/README.md``): a top-level ``entries:`` list.
+Excel is for editors: the first row names the columns (the record's keys: id, question, samples, …), each
+further row is an entry, samples one per line in their cell (or separated by ｜ or |); `write_entries`
+makes such a workbook, so an export is also a template to fill in. Its problems are reported by row.
 Entries in files are published unless the file says otherwise. Times without a zone are China Standard
 Time (UTC+8), the hotline's own clock; exported times carry their offset.
 """
 from __future__ import annotations
 
+import io
 import json
+import re
+import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
@@ -23,7 +29,8 @@ import yaml
 from knowledge_base.entry import Entry, RequestType, Status, as_utc
 
 CHINA_TIME = timezone(timedelta(hours=8), "UTC+08:00")
-ENTRY_SUFFIXES = (".jsonl", ".yaml", ".yml")
+ENTRY_SUFFIXES = (".jsonl", ".yaml", ".yml", ".xlsx")
+_UNSUPPORTED = "unsupported file type {suffix!r} (use .jsonl, .yaml, .yml or .xlsx; save an .xls or .csv from Excel as .xlsx)"
 FILE_DEFAULT_STATUS = Status.PUBLISHED
 
 
@@ -31,9 +38,10 @@ FILE_DEFAULT_STATUS = Status.PUBLISHED
 class Problem:
     line: int | None
     message: str
+    unit: str = "line"  # "row" in a spreadsheet
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.message}" if self.line else self.message
+        return f"{self.unit} {self.line}: {self.message}" if self.line else self.message
 
 
 class KnowledgeFileError(ValueError):
@@ -238,28 +246,41 @@ def _is_scalar(value: Any) -> bool:
 # Reading entries
 
 def read_entries(path: str | Path) -> list[Entry]:
-    """The entries in a .jsonl, .yaml or .yml file; raises `KnowledgeFileError` listing every problem."""
+    """The entries in a .jsonl, .yaml, .yml or .xlsx file; raises `KnowledgeFileError` listing every problem."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in ENTRY_SUFFIXES:
-        raise KnowledgeFileError(path, [Problem(None, f"unsupported file type {suffix!r} (use .jsonl, .yaml or .yml)")])
-    data = path.read_bytes()
+    _check_suffix(path.name)
+    return read_entries_from_bytes(path.read_bytes(), str(path))
+
+
+def read_entries_from_bytes(data: bytes, filename: str) -> list[Entry]:
+    """The entries in an uploaded file's bytes, its type by `filename`'s extension; raises
+    `KnowledgeFileError` (named for `filename`) listing every problem."""
+    suffix = _check_suffix(filename)
     problems: list[Problem] = []
+    unit = "row" if suffix == ".xlsx" else "line"
 
     def report(line: int | None, message: str) -> None:
-        problems.append(Problem(line, message))
+        problems.append(Problem(line, message, unit))
 
-    located = _read_jsonl(data, report) if suffix == ".jsonl" else _read_yaml(data, report)
+    readers = {".jsonl": _read_jsonl, ".xlsx": _read_xlsx}
+    located = readers.get(suffix, _read_yaml)(data, report)
     first_line: dict[str, int | None] = {}
     for entry, line in located:
         if entry.id in first_line:
-            where = f" (first on line {first_line[entry.id]})" if first_line[entry.id] else ""
+            where = f" (first on {unit} {first_line[entry.id]})" if first_line[entry.id] else ""
             report(line, f"duplicate id {entry.id!r}{where}")
         else:
             first_line[entry.id] = line
     if problems:
-        raise KnowledgeFileError(path, problems)
+        raise KnowledgeFileError(filename, problems)
     return [entry for entry, _line in located]
+
+
+def _check_suffix(filename: str) -> str:
+    suffix = Path(filename).suffix.lower()
+    if suffix not in ENTRY_SUFFIXES:
+        raise KnowledgeFileError(filename, [Problem(None, _UNSUPPORTED.format(suffix=suffix))])
+    return suffix
 
 
 def _lines(data: bytes) -> list[bytes]:
@@ -383,20 +404,132 @@ def _entries_from_yaml(loader: yaml.SafeLoader, root: yaml.Node | None, report) 
 
 
 # ---------------------------------------------------------------------------------------------
+# Excel workbooks (openpyxl): a header row of record keys, then one entry per row
+
+XLSX_COLUMNS = ("id", "question", "samples", "chat_answer", "voice_answer", "category", "request_type", "region",
+                "variant_of", "effective_from", "expires_at", "status", "version", "updated_by", "updated_at", "source")
+XLSX_SHEET = "entries"
+_SAMPLE_SEPARATORS = re.compile(r"[｜|]")
+_XLSX_TEXT_KEYS = frozenset(_ENTRY_KEYS - {"samples", "effective_from", "expires_at", "updated_at", "version"})
+_XLSX_TIME_KEYS = frozenset({"effective_from", "expires_at", "updated_at"})
+
+
+def _read_xlsx(data: bytes, report) -> list[tuple[Entry, int]]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
+        report(None, "not an Excel workbook (.xlsx): save it from Excel or WPS as \"Excel 工作簿 (.xlsx)\"")
+        return []
+    try:
+        sheet = workbook[XLSX_SHEET] if XLSX_SHEET in workbook.sheetnames else workbook.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        columns = _xlsx_columns(next(rows, ()), report)
+        if columns is None:
+            return []
+        located = []
+        for number, cells in enumerate(rows, 2):
+            fields = _xlsx_fields(columns, cells, number, report)
+            if fields is None:
+                continue
+            entry = _entry_from_fields(fields, lambda _key, n=number: n, number, report)
+            if entry is not None:
+                located.append((entry, number))
+        return located
+    finally:
+        workbook.close()
+
+
+def _xlsx_columns(header: tuple, report) -> dict[int, str] | None:
+    """Column position → record key, from the first row; None after reporting a header that cannot be used."""
+    columns: dict[int, str] = {}
+    for position, cell in enumerate(header):
+        if cell is None or str(cell).strip() == "":
+            continue
+        key = str(cell).strip()
+        if key not in _ENTRY_KEYS:
+            report(1, f"unknown column {key!r} in the header row (the columns are: {', '.join(XLSX_COLUMNS)})")
+        elif key in columns.values():
+            report(1, f"column {key!r} is given twice in the header row")
+        else:
+            columns[position] = key
+    missing = [key for key in ("id", "question") if key not in columns.values()]
+    if missing:
+        report(1, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}: the first row "
+                  f"must name the columns ({', '.join(XLSX_COLUMNS)}); export the knowledge base to .xlsx for a template")
+        return None
+    return columns
+
+
+def _xlsx_fields(columns: dict[int, str], cells: tuple, number: int, report) -> dict[str, Any] | None:
+    """A row's cells as record fields (empty cells left out); None for an empty row."""
+    fields: dict[str, Any] = {}
+    for position, value in enumerate(cells):
+        if isinstance(value, str) and not value.strip():
+            value = None
+        if value is None:
+            continue
+        key = columns.get(position)
+        if key is None:
+            report(number, f"a value in column {_column_letter(position)}, which has no name in the header row; "
+                           "name the column or clear it")
+            continue
+        fields[key] = _xlsx_value(key, value, number, report)
+    return fields or None
+
+
+def _xlsx_value(key: str, value: Any, number: int, report) -> Any:
+    """A cell's value as the record would hold it: Excel turns ids into numbers and answers into dates."""
+    if key == "samples":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return [_number_text(value)]
+        if isinstance(value, str):
+            parts = value.splitlines() if "\n" in value else _SAMPLE_SEPARATORS.split(value)
+            return [part.strip() for part in parts if part.strip()]
+        return value
+    if key == "version" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if key in _XLSX_TEXT_KEYS:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return _number_text(value)
+        if isinstance(value, (datetime, date)):
+            report(number, f"{key!r} holds a date, but it must be text: format the cell as 文本 (Text) and type it again")
+            return ""
+    if key in _XLSX_TIME_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        report(number, f"{key!r} must be a date or time: format the cell as a date, or type e.g. 2022-04-01 08:00")
+        return None
+    return value
+
+
+def _number_text(value: int | float) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _column_letter(position: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(position + 1)
+
+
+# ---------------------------------------------------------------------------------------------
 # Writing entries
 
 def write_entries(entries: Iterable[Entry], path: str | Path) -> None:
-    """Writes `entries` as JSONL or YAML (by extension); `read_entries` gives back equal entries."""
+    """Writes `entries` as JSONL, YAML or Excel (by extension); `read_entries` gives back equal entries."""
     path = Path(path)
     suffix = path.suffix.lower()
     records = [entry_to_record(entry, tz=CHINA_TIME) for entry in entries]
+    if suffix == ".xlsx":
+        path.write_bytes(_xlsx_bytes(records))
+        return
     if suffix == ".jsonl":
         text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
     elif suffix in (".yaml", ".yml"):
         text = yaml.dump({"entries": [_yaml_record(record) for record in records]}, Dumper=_Dumper,
                          allow_unicode=True, sort_keys=False, width=1000)
     else:
-        raise KnowledgeFileError(path, [Problem(None, f"unsupported file type {suffix!r} (use .jsonl, .yaml or .yml)")])
+        raise KnowledgeFileError(path, [Problem(None, _UNSUPPORTED.format(suffix=suffix))])
     path.write_text(text, encoding="utf-8")
 
 
@@ -420,3 +553,37 @@ def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
 
 
 _Dumper.add_representer(str, _represent_text)
+
+
+def _xlsx_bytes(records: list[dict[str, Any]]) -> bytes:
+    """A workbook with one sheet: the header row of XLSX_COLUMNS, then one row per record."""
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Alignment, Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = XLSX_SHEET
+    sheet.append(list(XLSX_COLUMNS))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for number, record in enumerate(records, 2):
+        for position, key in enumerate(XLSX_COLUMNS, 1):
+            value = record.get("answer") if key == "chat_answer" else record.get(key)
+            if key == "samples":
+                # One per line; a lone sample with a | in it keeps a line end, so it is not split there.
+                value = "\n".join(value) + ("\n" if len(value) == 1 and _SAMPLE_SEPARATORS.search(value[0]) else "")
+            if isinstance(value, str):
+                value = ILLEGAL_CHARACTERS_RE.sub("", value) or None
+            cell = sheet.cell(row=number, column=position, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # never a formula, whatever the text starts with
+                if "\n" in value:
+                    cell.alignment = Alignment(wrap_text=True, vertical="top")
+    widths = {"id": 18, "question": 30, "samples": 30, "chat_answer": 50, "voice_answer": 40, "region": 20}
+    for position, key in enumerate(XLSX_COLUMNS, 1):
+        sheet.column_dimensions[_column_letter(position - 1)].width = widths.get(key, 14)
+    sheet.freeze_panes = "C2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -28,7 +28,7 @@ class KnowledgeBase:
         revision = self.store.revision()
         entries = self.store.servable(utcnow())
         return RetrievalIndex.build(entries, self._embedder, cache=self._cache, params=self._params,
-                                    revision=revision, progress=self._progress)
+                                    revision=revision, progress=self._progress, reuse=self.index.latest)
 
     def load_seed_if_empty(self) -> ImportReport | None:
         """A fresh install answers at once: the shipped sample entries go into an empty knowledge base."""

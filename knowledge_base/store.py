@@ -18,10 +18,14 @@ from sqlalchemy.orm import Session
 from knowledge_base.entry import REGION_SEPARATOR, Entry, RequestType, Status, as_utc, utcnow
 from knowledge_base.io import InvalidEntry, entry_from_record, entry_problems, entry_to_record
 from storage import Database
-from storage.tables import CachedEmbedding, EntryRow, EntryVersionRow, KbRevision
+from storage.tables import CachedEmbedding, EntryChangeRow, EntryRow, EntryVersionRow, KbRevision
 
 # Well under SQLite's and PostgreSQL's limits on bound parameters in one statement.
 _IN_CHUNK = 500
+# The PostgreSQL channel on which each new knowledge revision is announced (its number as the payload).
+KB_CHANNEL = "frontdoor_kb"
+# A change in one of these states is still on its way (knowledge_base.changes): one per entry at a time.
+OPEN_CHANGE_STATUSES = ("draft", "in_review", "scheduled")
 _T = TypeVar("_T")
 
 
@@ -79,12 +83,21 @@ class KnowledgeStore:
             return _entry_from_row(row) if row else None
 
     def list(self, *, status: Status | str | None = None, region: str | None = None, text: str | None = None,
-             limit: int | None = None) -> list[Entry]:
+             category: str | None = None, expires_before: datetime | None = None, has_draft: bool = False,
+             limit: int | None = None, offset: int = 0) -> list[Entry]:
         """Entries by id. `region` keeps entries scoped to that region or inside it (a city's list shows
-        its districts' entries too); `text` matches id, question, samples or answers, ignoring case."""
+        its districts' entries too); `text` matches id, question, samples or answers, ignoring case;
+        `expires_before` keeps entries that expire before then; `has_draft` those with an open change."""
         query = select(EntryRow).order_by(EntryRow.id)
         if status is not None:
             query = query.where(EntryRow.status == Status(status).value)
+        if category:
+            query = query.where(EntryRow.category == category)
+        if expires_before is not None:
+            query = query.where(EntryRow.expires_at < as_utc(expires_before))
+        if has_draft:
+            open_changes = select(EntryChangeRow.entry_id).where(EntryChangeRow.status.in_(OPEN_CHANGE_STATUSES))
+            query = query.where(EntryRow.id.in_(open_changes))
         if region:
             inside = EntryRow.region.startswith(region + REGION_SEPARATOR, autoescape=True)
             query = query.where(or_(EntryRow.region == region, inside))
@@ -98,6 +111,8 @@ class KnowledgeStore:
             ))
         if limit is not None:
             query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         with self.db.session() as session:
             return [_entry_from_row(row) for row in session.scalars(query)]
 
@@ -108,9 +123,10 @@ class KnowledgeStore:
     def servable(self, now: datetime | None = None) -> list[Entry]:
         """Published entries in force at `now`: the only ones an index may be built from."""
         now = as_utc(now) or utcnow()
-        query = select(EntryRow).where(EntryRow.status == Status.PUBLISHED.value).order_by(EntryRow.id)
+        # Plain rows, not ORM objects: every worker reads all of them on each publish.
+        query = select(EntryRow.__table__).where(EntryRow.status == Status.PUBLISHED.value).order_by(EntryRow.id)
         with self.db.session() as session:
-            entries = [_entry_from_row(row) for row in session.scalars(query)]
+            entries = [_entry_from_row(row) for row in session.execute(query)]
         return [entry for entry in entries if entry.is_servable(now)]
 
     def revision(self) -> int:
@@ -146,44 +162,25 @@ class KnowledgeStore:
         entry = _normalised(entry)
         if problems := entry_problems(entry):
             raise InvalidEntry(entry.id, problems)
-        now = utcnow()
-        with self.db.session(write=True) as session:
-            row = session.get(EntryRow, entry.id, with_for_update=True)
-            saved, servable_changed = _write_version(session, row, entry, by=by, note=note, now=now)
-            if servable_changed:
-                _bump_revision(session, now)
-        return saved
+        with self.db.session(write=True) as session, VersionWriter(session, utcnow()) as writer:
+            return writer.write(entry, by=by, note=note)
 
     def set_status(self, entry_id: str, status: Status | str, *, by: str, note: str = "") -> Entry:
         """Publishes, retires, … an entry as a new version; no new version if it already has that status."""
         status = Status(status)
-        now = utcnow()
-        with self.db.session(write=True) as session:
-            row = _row_for_update(session, entry_id)
-            current = _entry_from_row(row)
+        with self.db.session(write=True) as session, VersionWriter(session, utcnow()) as writer:
+            current = writer.current(entry_id)
+            if current is None:
+                raise EntryNotFound(entry_id)
             if current.status is status:
                 return current
-            saved, servable_changed = _write_version(
-                session, row, current.with_changes(status=status), by=by,
-                note=note or f"status {current.status.value} → {status.value}", now=now)
-            if servable_changed:
-                _bump_revision(session, now)
-        return saved
+            return writer.write(current.with_changes(status=status), by=by,
+                                note=note or f"status {current.status.value} → {status.value}")
 
     def rollback(self, entry_id: str, version: int, *, by: str, note: str = "") -> Entry:
         """Restores version `version` (content and status) as a new version; history is never rewritten."""
-        now = utcnow()
-        with self.db.session(write=True) as session:
-            row = _row_for_update(session, entry_id)
-            snapshot = session.get(EntryVersionRow, (entry_id, version))
-            if snapshot is None:
-                raise VersionNotFound(entry_id, version)
-            saved, servable_changed = _write_version(
-                session, row, entry_from_record(snapshot.snapshot), by=by,
-                note=note or f"rollback to version {version}", now=now)
-            if servable_changed:
-                _bump_revision(session, now)
-        return saved
+        with self.db.session(write=True) as session, VersionWriter(session, utcnow()) as writer:
+            return writer.rollback(entry_id, version, by=by, note=note)
 
     def import_entries(self, entries: Iterable[Entry], *, by: str, source: str) -> ImportReport:
         """Saves every entry whose content differs from the stored one, all in one transaction.
@@ -193,10 +190,8 @@ class KnowledgeStore:
         """
         entries = [_normalised(entry) for entry in entries]
         _check_batch(entries)
-        now = utcnow()
         counts = {"created": 0, "updated": 0, "unchanged": 0}
-        servable_changed = False
-        with self.db.session(write=True) as session:
+        with self.db.session(write=True) as session, VersionWriter(session, utcnow()) as writer:
             existing: dict[str, EntryRow] = {}
             for chunk in _chunks([entry.id for entry in entries], _IN_CHUNK):
                 query = select(EntryRow).where(EntryRow.id.in_(chunk)).with_for_update()
@@ -207,11 +202,61 @@ class KnowledgeStore:
                     counts["unchanged"] += 1
                     continue
                 counts["updated" if row is not None else "created"] += 1
-                _saved, changed = _write_version(session, row, entry, by=by, note=f"imported from {source}", now=now)
-                servable_changed = servable_changed or changed
-            if servable_changed:
-                _bump_revision(session, now)
+                writer.write_over(row, entry, by=by, note=f"imported from {source}")
         return ImportReport(**counts)
+
+
+class VersionWriter:
+    """Writes entry versions inside one write transaction, which may hold other writes too (a change's
+    status, its audit event). `kb_revision` moves once, when the block ends without error, if any
+    version touched what is servable: publishing several changes together is one knowledge revision.
+
+        with db.session(write=True) as session, VersionWriter(session, utcnow()) as writer:
+            writer.write(entry, by="li", note="change 12")
+    """
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session, self.now = session, now
+        self.servable_changed = False
+
+    def __enter__(self) -> "VersionWriter":
+        return self
+
+    def __exit__(self, error_type, _error, _traceback) -> None:
+        if error_type is None and self.servable_changed:
+            _bump_revision(self.session, self.now)
+            self.servable_changed = False
+
+    def current(self, entry_id: str) -> Entry | None:
+        """The stored entry, its row locked until the transaction ends (None if there is none)."""
+        row = self.session.get(EntryRow, entry_id, with_for_update=True)
+        return _entry_from_row(row) if row is not None else None
+
+    def version(self, entry_id: str, version: int) -> Entry:
+        """The entry as saved at `version`; raises VersionNotFound."""
+        snapshot = self.session.get(EntryVersionRow, (entry_id, version))
+        if snapshot is None:
+            raise VersionNotFound(entry_id, version)
+        return entry_from_record(snapshot.snapshot)
+
+    def write(self, entry: Entry, *, by: str, note: str = "") -> Entry:
+        """Inserts or updates `entry` as its next version (the given `version` is ignored); the entry as saved."""
+        entry = _normalised(entry)
+        if problems := entry_problems(entry):
+            raise InvalidEntry(entry.id, problems)
+        return self.write_over(self.session.get(EntryRow, entry.id, with_for_update=True), entry, by=by, note=note)
+
+    def write_over(self, row: EntryRow | None, entry: Entry, *, by: str, note: str) -> Entry:
+        """`write` for a caller that already holds the (locked) row and a normalised, valid entry."""
+        saved, changed = _write_version(self.session, row, entry, by=by, note=note, now=self.now)
+        self.servable_changed = self.servable_changed or changed
+        return saved
+
+    def rollback(self, entry_id: str, version: int, *, by: str, note: str = "") -> Entry:
+        """Restores version `version` (content and status) as a new version; history is never rewritten."""
+        row = _row_for_update(self.session, entry_id)
+        restored = self.version(entry_id, version)
+        return self.write_over(row, _normalised(restored), by=by, note=note or f"rollback to version {version}")
 
 
 def _check_batch(entries: Sequence[Entry]) -> None:
@@ -253,9 +298,15 @@ def _revision(session: Session) -> int:
     return session.scalar(select(KbRevision.revision).where(KbRevision.id == 1))
 
 
-def _bump_revision(session: Session, now: datetime) -> None:
-    session.execute(update(KbRevision).where(KbRevision.id == 1)
-                    .values(revision=KbRevision.revision + 1, changed_at=now))
+def _bump_revision(session: Session, now: datetime) -> int:
+    """The next knowledge revision, in the caller's transaction (one per transaction: a publish of
+    several entries is one revision). On PostgreSQL the same transaction notifies KB_CHANNEL, which
+    every listening worker hears when, and only if, it commits (knowledge_base/follower.py)."""
+    revision = session.scalar(update(KbRevision).where(KbRevision.id == 1)
+                              .values(revision=KbRevision.revision + 1, changed_at=now).returning(KbRevision.revision))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(KB_CHANNEL, str(revision))))
+    return revision
 
 
 def _normalised(entry: Entry) -> Entry:
@@ -296,7 +347,13 @@ def _fill_row(row: EntryRow, entry: Entry) -> None:
     row.variant_of = entry.variant_of
 
 
+# By stored value: quicker than calling the enum, for the thousands of rows a rebuild reads.
+_REQUEST_TYPES = {member.value: member for member in RequestType}
+_STATUSES = {member.value: member for member in Status}
+
+
 def _entry_from_row(row: EntryRow) -> Entry:
+    """From an EntryRow or a plain row of the entries table."""
     return Entry(
         id=row.id,
         question=row.question,
@@ -304,11 +361,11 @@ def _entry_from_row(row: EntryRow) -> Entry:
         chat_answer=row.chat_answer,
         voice_answer=row.voice_answer,
         category=row.category,
-        request_type=RequestType(row.request_type),
+        request_type=_REQUEST_TYPES[row.request_type],
         region=row.region,
         effective_from=row.effective_from,
         expires_at=row.expires_at,
-        status=Status(row.status),
+        status=_STATUSES[row.status],
         version=row.version,
         updated_by=row.updated_by,
         updated_at=row.updated_at,

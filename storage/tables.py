@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -142,6 +142,10 @@ class TurnRow(Base):
     confidence: Mapped[float | None] = mapped_column(Float)
     candidates: Mapped[list] = mapped_column(JSONDocument)
     knowledge_revision: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(40))      # why the engine decided so: confident, low_confidence, …
+    rejected: Mapped[list | None] = mapped_column(JSONDocument)  # entries the citizen said (this turn) were not it
+
+    __table_args__ = (Index("ix_conversation_turns_entry", "entry_id"), Index("ix_conversation_turns_at", "at"))
 
 
 class TicketRow(Base):
@@ -230,3 +234,123 @@ class VoiceCallRow(Base):
     ticket_number: Mapped[str | None] = mapped_column(String(40), nullable=True)
     reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
     audio_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+# ---- the editors' loop (migration 0004) ----------------------------------------------------------
+
+class AccountRow(Base):
+    """A person (or a machine, e.g. a telephony switch) who signs in: one role, an optional region."""
+
+    __tablename__ = "accounts"
+
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(Text)            # argon2id, PHC string
+    role: Mapped[str] = mapped_column(String(16))               # editor, reviewer, seat, admin
+    region: Mapped[str] = mapped_column(String(200))            # "" = every region; else e.g. 江苏省/扬州市
+    may_edit_wider: Mapped[bool] = mapped_column(Boolean)       # may also change entries scoped wider than `region`
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(100))
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AccountSessionRow(Base):
+    """A signed-in session or an API token; only the SHA-256 of the token is kept."""
+
+    __tablename__ = "account_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), ForeignKey("accounts.username"))
+    kind: Mapped[str] = mapped_column(String(16))               # session (browser sign-in) or token (API)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_account_sessions_username", "username"),)
+
+
+class EntryChangeRow(Base):
+    """A proposed change to one entry (a new entry, an edit, a retirement) on its way from draft to published.
+
+    status: draft → in_review → published, or → scheduled (publish_at in the future) → published;
+    in_review → draft again when a reviewer returns it; draft/in_review → withdrawn by its author.
+    """
+
+    __tablename__ = "entry_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))               # create, edit, retire
+    content: Mapped[dict] = mapped_column(JSONDocument)         # the proposed entry (knowledge_base.io record)
+    base_version: Mapped[int | None] = mapped_column(Integer)   # the entry's version when the draft was last saved
+    status: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewer: Mapped[str | None] = mapped_column(String(100))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_note: Mapped[str] = mapped_column(Text, default="")
+    publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_version: Mapped[int | None] = mapped_column(Integer)
+    batch: Mapped[str | None] = mapped_column(String(100))      # changes made together (an import), published together
+    source: Mapped[str] = mapped_column(Text, default="")       # where it came from: the console, an import file, a gap cluster
+
+    __table_args__ = (Index("ix_entry_changes_status", "status"), Index("ix_entry_changes_entry", "entry_id"))
+
+
+class AuditEventRow(Base):
+    """Who did what and when: every write through the console or the API."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))             # e.g. change.submit, entry.rollback, account.create
+    target: Mapped[str] = mapped_column(String(300))            # e.g. entry:covid-001, change:12, account:li
+    detail: Mapped[dict] = mapped_column(JSONDocument)
+
+    __table_args__ = (Index("ix_audit_events_at", "at"), Index("ix_audit_events_target", "target"))
+
+
+class GapClusterRow(Base):
+    """Unanswered questions that ask for the same thing; an editor closes it with a new entry or new samples."""
+
+    __tablename__ = "gap_clusters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    label: Mapped[str] = mapped_column(Text)                    # the most typical question
+    status: Mapped[str] = mapped_column(String(16))             # open, resolved, dismissed
+    size: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    centroid: Mapped[bytes] = mapped_column(LargeBinary)        # float32 little-endian, unit length
+    model_id: Mapped[str] = mapped_column(String(200))
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution: Mapped[dict | None] = mapped_column(JSONDocument)  # {"change": id, "entry_id": …, "how": new_entry|samples|dismissed}
+
+    __table_args__ = (Index("ix_gap_clusters_status", "status", "last_at"),)
+
+
+class GapRow(Base):
+    """One question nothing answered well: a handoff, a rejected answer or clarification, a low-confidence turn."""
+
+    __tablename__ = "gaps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[str] = mapped_column(String(16))
+    session: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)                     # what was asked (on voice: the recogniser's text)
+    asr_confidence: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(40))             # handoff reason, unsatisfied, low_confidence
+    confidence: Mapped[float | None] = mapped_column(Float)
+    top_entry_id: Mapped[str | None] = mapped_column(String(200))
+    cluster_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("gap_clusters.id"))
+
+    __table_args__ = (Index("ix_gaps_cluster", "cluster_id"), Index("ix_gaps_at", "at"))

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -108,7 +108,8 @@ def embedder(provisioned):
 
 
 # --- the web service, started for real ------------------------------------------------------------
-SEAT_TOKEN = "seat-token-for-tests"
+TEST_PASSWORD = "test-password-2026"  # every test account's (made with `frontdoor accounts create`)
+ROLES = ("editor", "reviewer", "seat", "admin")  # one account per role, named after it
 WECHAT_TOKEN = "wechat-push-token"
 WECHAT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
@@ -132,20 +133,49 @@ def _free_port() -> int:
 class Server:
     base: str
     data_dir: Path
-    seat_token: str = SEAT_TOKEN
+    tokens: dict[str, str] = field(default_factory=dict)  # role → an API token of the account named after the role
+    password: str = TEST_PASSWORD
     wechat_token: str = WECHAT_TOKEN
     wechat_aes_key: str = WECHAT_AES_KEY
 
     def __str__(self) -> str:
         return self.base
 
+    @property
+    def seat_token(self) -> str:
+        """The API token of the seat account `seat` (the seats' API and the dialplan's call lookup)."""
+        return self.tokens["seat"]
 
-def _serve(env: dict, data_dir: Path, port: int):
-    """`python -m frontdoor serve` in its own process, once /healthz answers; the process to stop."""
+    def headers(self, role: str = "seat") -> dict[str, str]:
+        """`Authorization: Bearer …` for the account whose role (and name) is `role`."""
+        return {"authorization": f"Bearer {self.tokens[role]}"}
+
+
+def _frontdoor(env: dict, *args: str, stdin: str | None = None) -> str:
+    """`python -m frontdoor ARGS` (the data folder and database as in `env`); its standard output."""
+    done = subprocess.run([sys.executable, "-m", "frontdoor", *args], env=env, input=stdin, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"frontdoor {' '.join(args)} failed: {done.stderr[-2000:]}", pytrace=False)
+    return done.stdout
+
+
+def _create_accounts(env: dict, data_dir: Path) -> dict[str, str]:
+    """One account per role through the command line (as an installer makes the first admin); role → API token."""
+    env = {**env, "FRONTDOOR_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    tokens = {}
+    for role in ROLES:
+        _frontdoor(env, "accounts", "create", role, "--role", role, "--display-name", f"测试{role}", stdin=f"{TEST_PASSWORD}\n")
+        tokens[role] = _frontdoor(env, "accounts", "token", role).strip()
+    return tokens
+
+
+def _serve(env: dict, data_dir: Path, port: int, args: tuple[str, ...] = ()):
+    """`python -m frontdoor serve [ARGS]` in its own process, once /healthz answers; the process to stop."""
     env = {**env, "FRONTDOOR_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
     log = open(data_dir / "server.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(port)], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(port), *args], env=env,
                                stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
@@ -176,12 +206,13 @@ def server(provisioned, fake_wechat, tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "FRONTDOOR_MODEL_DIR": str(provisioned.model_dir),
            "FRONTDOOR_ALLOW_DOWNLOAD": "false", "FRONTDOOR_MAX_BODY_BYTES": "20000",
-           "FRONTDOOR_SEAT_TOKEN": SEAT_TOKEN, "FRONTDOOR_WECHAT_TOKEN": WECHAT_TOKEN,
+           "FRONTDOOR_WECHAT_TOKEN": WECHAT_TOKEN,
            "FRONTDOOR_WECHAT_ENCODING_AES_KEY": WECHAT_AES_KEY, "FRONTDOOR_WECHAT_APPID": fake_wechat.appid,
            "FRONTDOOR_WECHAT_SECRET": fake_wechat.secret, "FRONTDOOR_WECHAT_API_BASE": fake_wechat.base_url,
            "FRONTDOOR_WECHAT_REGION": "江苏省/南京市"}
+    tokens = _create_accounts(env, data_dir)
     process, log = _serve(env, data_dir, port)
-    yield Server(f"http://127.0.0.1:{port}", data_dir)
+    yield Server(f"http://127.0.0.1:{port}", data_dir, tokens)
     _stop(process, log)
 
 
@@ -213,12 +244,13 @@ def voice_server(provisioned, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("voice-service")
     audiosocket_port, port = _free_port(), _free_port()
     env = {**os.environ, "FRONTDOOR_MODEL_DIR": str(provisioned.model_dir), "FRONTDOOR_ALLOW_DOWNLOAD": "false",
-           "FRONTDOOR_SEED_ON_START": "false", "FRONTDOOR_SEAT_TOKEN": SEAT_TOKEN, "FRONTDOOR_DATA_DIR": str(data_dir),
+           "FRONTDOOR_SEED_ON_START": "false", "FRONTDOOR_DATA_DIR": str(data_dir),
            "FRONTDOOR_VOICE_IDLE_SECONDS": "3", "FRONTDOOR_NO_INPUT_SECONDS": "2", "FRONTDOOR_VOICE_MAX_CALLS": "3",
            "FRONTDOOR_AUDIOSOCKET_PORT": str(audiosocket_port)}
     env.pop("DATABASE_URL", None)
     subprocess.run([sys.executable, "-m", "frontdoor", "kb", "import", str(SPOKEN_KB)], env=env, check=True,
                    capture_output=True)
+    tokens = _create_accounts(env, data_dir)
     process, log = _serve(env, data_dir, port)
-    yield VoiceServer(f"http://127.0.0.1:{port}", data_dir, audiosocket_port=audiosocket_port)
+    yield VoiceServer(f"http://127.0.0.1:{port}", data_dir, tokens, audiosocket_port=audiosocket_port)
     _stop(process, log)

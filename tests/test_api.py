@@ -18,7 +18,7 @@ def test_a_fresh_service_serves_the_seed_knowledge(server):
 
 
 def test_a_question_is_answered_from_the_seed_knowledge(server):
-    response = httpx.post(f"{server}/v1/search", json={"text": "苏康码黄了怎么转绿", "region": REGION})
+    response = httpx.post(f"{server}/v1/search", json={"text": "苏康码黄了怎么转绿", "region": REGION}, headers=server.headers("editor"))
     assert response.status_code == 200
     body = response.json()
     assert body["candidates"][0]["category"] == "GG0101"
@@ -31,25 +31,27 @@ def test_the_openapi_page_is_served(server):
 
 
 def test_an_entry_can_be_read_and_an_unknown_one_is_a_clear_404(server):
-    listed = httpx.get(f"{server}/v1/entries", params={"limit": 2}).json()
+    seat = server.headers("seat")  # seats read the answer script too
+    listed = httpx.get(f"{server}/v1/entries", params={"limit": 2}, headers=seat).json()
     assert len(listed) == 2
-    one = httpx.get(f"{server}/v1/entries/{listed[0]['id']}").json()
+    one = httpx.get(f"{server}/v1/entries/{listed[0]['id']}", headers=seat).json()
     assert one["id"] == listed[0]["id"] and one["status"] == "published"
-    missing = httpx.get(f"{server}/v1/entries/no-such-entry")
+    missing = httpx.get(f"{server}/v1/entries/no-such-entry", headers=seat)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "entry_not_found"
 
 
 def test_an_oversized_body_is_refused_with_the_error_shape(server):
     response = httpx.post(f"{server}/v1/search", content=b'{"text": "' + b"a" * 30000 + b'"}',
-                          headers={"content-type": "application/json"})
+                          headers={"content-type": "application/json", **server.headers("editor")})
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "too_large"
 
 
 def test_invalid_input_says_what_to_change(server):
-    empty = httpx.post(f"{server}/v1/search", json={"text": ""})
+    editor = server.headers("editor")
+    empty = httpx.post(f"{server}/v1/search", json={"text": ""}, headers=editor)
     assert empty.status_code == 422 and empty.json()["error"]["details"][0]["where"].endswith("text")
-    broken = httpx.post(f"{server}/v1/search", content=b'{"text": "\xff\xfe"}', headers={"content-type": "application/json"})
+    broken = httpx.post(f"{server}/v1/search", content=b'{"text": "\xff\xfe"}', headers={"content-type": "application/json", **editor})
     assert broken.status_code == 400 and broken.json()["error"]["code"] == "malformed_body"
     assert "UTF-8" in broken.json()["error"]["message"]
 
@@ -68,5 +70,6 @@ def test_a_publish_reaches_the_running_service_without_a_restart(server, provisi
     deadline = time.monotonic() + 60
     while httpx.get(f"{server}/healthz").json()["knowledge_revision"] == before and time.monotonic() < deadline:
         time.sleep(0.5)
-    top = httpx.post(f"{server}/v1/search", json={"text": "九九路夜班车哪天开通", "region": REGION}).json()["candidates"][0]
+    top = httpx.post(f"{server}/v1/search", json={"text": "九九路夜班车哪天开通", "region": REGION},
+                     headers=server.headers("editor")).json()["candidates"][0]
     assert top["entry_id"] == "test-new-bus-line"

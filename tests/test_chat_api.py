@@ -1,6 +1,8 @@
 """The chat channel and the seats' API over real HTTP, against the running service."""
 from __future__ import annotations
 
+import uuid
+
 import httpx
 
 import pytest
@@ -48,19 +50,41 @@ def test_a_handoff_becomes_a_ticket_that_a_seat_claims_replies_to_and_closes(ser
     assert [t["text"] for t in ticket["transcript"]] == ["我们小区停电一整天了，物业也联系不上", "转人工"]
     assert ticket["category_code"] or ticket["category_source"] == "none"
 
-    claimed = httpx.post(f"{server}/v1/tickets/{number}/claim", json={"seat": "南京-07"}, headers=seat).json()
-    assert claimed["status"] == "claimed" and claimed["seat"] == "南京-07"
-    other = httpx.post(f"{server}/v1/tickets/{number}/claim", json={"seat": "扬州-02"}, headers=seat)
-    assert other.status_code == 409 and "南京-07" in other.json()["error"]["message"]
-    replied = httpx.post(f"{server}/v1/tickets/{number}/reply", json={"seat": "南京-07", "text": "已联系供电公司抢修。"}, headers=seat)
+    # The acting seat is the signed-in seat account.
+    claimed = httpx.post(f"{server}/v1/tickets/{number}/claim", json={}, headers=seat).json()
+    assert claimed["status"] == "claimed" and claimed["seat"] == "seat"
+    other = httpx.post(f"{server}/v1/tickets/{number}/claim", json={}, headers=other_seat(server))
+    assert other.status_code == 409 and "by seat" in other.json()["error"]["message"]
+    replied = httpx.post(f"{server}/v1/tickets/{number}/reply", json={"text": "已联系供电公司抢修。"}, headers=seat)
     assert replied.json()["status"] == "replied"
-    closed = httpx.post(f"{server}/v1/tickets/{number}/close", json={"seat": "南京-07"}, headers=seat).json()
+    closed = httpx.post(f"{server}/v1/tickets/{number}/close", json={"seat": "seat"}, headers=seat).json()
     assert closed["status"] == "closed" and closed["closed_at"]
 
 
-def test_the_seat_api_needs_the_seat_token(server, seat):
+def other_seat(server) -> dict:
+    """A second seat account, made by the admin over the API, and its API token."""
+    username = f"seat-{uuid.uuid4().hex[:8]}"
+    admin = server.headers("admin")
+    created = httpx.post(f"{server}/v1/accounts", json={"username": username, "password": server.password, "role": "seat"},
+                         headers=admin)
+    assert created.status_code == 201, created.text
+    token = httpx.post(f"{server}/v1/accounts/{username}/tokens", json={"days": 1}, headers=admin).json()["token"]
+    return {"authorization": f"Bearer {token}"}
+
+
+def test_a_seat_acts_only_as_itself(server, seat):
+    first = chat(server, text="我家门口的路灯坏了好几天了")
+    number = chat(server, session=first["session"], text="转人工")["ticket"]["number"]
+    posing = httpx.post(f"{server}/v1/tickets/{number}/claim", json={"seat": "somebody-else"}, headers=seat)
+    assert posing.status_code == 403 and posing.json()["error"]["code"] == "not_your_seat"
+    assert httpx.get(f"{server}/v1/tickets/{number}", headers=seat).json()["status"] == "open"
+
+
+def test_the_seat_api_needs_a_seat_account(server, seat):
     assert httpx.get(f"{server}/v1/tickets").status_code == 401
     assert httpx.get(f"{server}/v1/tickets", headers={"authorization": "Bearer wrong"}).json()["error"]["code"] == "unauthorized"
+    editor = httpx.get(f"{server}/v1/tickets", headers=server.headers("editor"))
+    assert editor.status_code == 403 and editor.json()["error"]["code"] == "forbidden"
     missing = httpx.get(f"{server}/v1/tickets/19990101000000", headers=seat)
     assert missing.status_code == 404
 

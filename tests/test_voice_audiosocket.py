@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import SEAT_TOKEN, SPOKEN, _free_port
+from conftest import SPOKEN, _free_port
 from audiosocket_client import AUDIO, DTMF, FRAME_BYTES, UUID, AudioSocketCall, message, read_pcm
 
 pytestmark = pytest.mark.models
@@ -28,12 +28,13 @@ class Line:
     base: str
     port: int          # AudioSocket
     data_dir: Path
+    seat: dict         # the dialplan's (a seat account's) Authorization header
 
     def record(self, session: str, timeout: float = 15) -> dict:
         """GET /v1/voice/calls/{session} once the call has ended."""
         deadline = time.monotonic() + timeout
         while True:
-            response = httpx.get(f"{self.base}/v1/voice/calls/{session}", timeout=10)
+            response = httpx.get(f"{self.base}/v1/voice/calls/{session}", headers=self.seat, timeout=10)
             if response.status_code == 200 and response.json()["ended"] or time.monotonic() > deadline:
                 assert response.status_code == 200, response.text
                 return response.json()
@@ -43,7 +44,7 @@ class Line:
 @pytest.fixture(scope="module")
 def line(voice_server):
     """The voice service (conftest.voice_server: the COVID FAQ, AudioSocket on, short voice timeouts)."""
-    return Line(voice_server.base, voice_server.audiosocket_port, voice_server.data_dir)
+    return Line(voice_server.base, voice_server.audiosocket_port, voice_server.data_dir, voice_server.headers("seat"))
 
 
 def run(scenario):
@@ -124,7 +125,7 @@ def test_a_spoken_question_then_zero_reaches_a_seat_and_the_dialplan_learns_wher
     record = line.record(call.session)
     assert record["ended"] and record["outcome"] == "transfer" and record["transfer_to"] == "seat", record
     assert record["ticket"] and record["audio_seconds"] > 3
-    ticket = httpx.get(f"{line.base}/v1/tickets/{record['ticket']}", headers={"Authorization": f"Bearer {SEAT_TOKEN}"},
+    ticket = httpx.get(f"{line.base}/v1/tickets/{record['ticket']}", headers=line.seat,
                        timeout=10).json()
     assert ticket["channel"] == "voice", ticket
     spoken = [t for t in ticket["transcript"] if "武汉" in (t.get("text") or "")]
@@ -241,4 +242,4 @@ def test_a_full_worker_hands_the_call_straight_back_to_the_dialplan(line, voice_
     finally:
         for other in busy:
             other.close()
-    assert httpx.get(f"{line.base}/v1/voice/calls/{call.session}").status_code == 404  # the dialplan queues it
+    assert httpx.get(f"{line.base}/v1/voice/calls/{call.session}", headers=line.seat).status_code == 404  # the dialplan queues it

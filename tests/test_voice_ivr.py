@@ -55,7 +55,7 @@ def test_a_spoken_question_is_heard_while_spoken_answered_and_the_call_ends_poli
         assert call.wait_for("prompt", purpose="goodbye")["barge_in"] is False
         assert call.wait_for("hangup")["reason"] == "caller_done"
         assert call.wait_closed() == 1000
-    record = httpx.get(f"{voice_server.base}/v1/voice/calls/{session}").json()
+    record = httpx.get(f"{voice_server.base}/v1/voice/calls/{session}", headers=seat(voice_server)).json()
     assert record["outcome"] == "hangup" and record["ended"] and record["audio_seconds"] > 4
 
 

@@ -104,8 +104,8 @@ def test_a_seats_reply_to_a_wechat_ticket_reaches_the_citizen_in_wechat(server, 
     seat = {"authorization": f"Bearer {server.seat_token}"}
     number = next(t["number"] for t in httpx.get(f"{server}/v1/tickets", headers=seat).json() if t["caller"] == openid)
     assert number in handoff
-    httpx.post(f"{server}/v1/tickets/{number}/claim", json={"seat": "扬州-02"}, headers=seat)
-    replied = httpx.post(f"{server}/v1/tickets/{number}/reply", json={"seat": "扬州-02", "text": "已为您登记，社区会上门处理。"},
+    httpx.post(f"{server}/v1/tickets/{number}/claim", json={}, headers=seat)
+    replied = httpx.post(f"{server}/v1/tickets/{number}/reply", json={"text": "已为您登记，社区会上门处理。"},
                          headers=seat, timeout=30).json()
     assert replied["status"] == "replied" and replied["delivered"] == "wechat"
     assert wait_for_replies(fake_wechat, openid, 2)[1].endswith("已为您登记，社区会上门处理。")

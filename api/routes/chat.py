@@ -6,11 +6,12 @@ import uuid
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, model_validator
 
+from api.auth import PUBLIC
 from api.services import get_engine
 from assistant.engine import Engine
 from assistant.turn import Channel, Decision, Kind, Turn
 
-router = APIRouter(prefix="/v1", tags=["chat"])
+router = APIRouter(prefix="/v1", tags=["chat"], dependencies=[Depends(PUBLIC)])  # a citizen's channel
 
 SESSION_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
 

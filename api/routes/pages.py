@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+
+from api.auth import PUBLIC
 
 # The package's own folder, wherever the service is started from.
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -19,7 +21,7 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(PUBLIC)])
 
 
 def static_files() -> StaticFiles:

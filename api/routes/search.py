@@ -3,6 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from accounts.roles import STAFF
+from api.auth import allow
 from api.services import get_knowledge
 from knowledge_base.service import KnowledgeBase
 
@@ -33,7 +35,7 @@ class SearchResponse(BaseModel):
     candidates: list[CandidateOut]
 
 
-@router.post("/search", response_model=SearchResponse, summary="Ranked knowledge-base entries for a question")
+@router.post("/search", response_model=SearchResponse, dependencies=[Depends(allow(*STAFF))], summary="Ranked knowledge-base entries for a question")
 def search(request: SearchRequest, knowledge: KnowledgeBase = Depends(get_knowledge)) -> SearchResponse:
     index = knowledge.index.current
     result = index.search(request.text, region=request.region, k=request.k)

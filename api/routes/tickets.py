@@ -1,28 +1,20 @@
-"""The seats' API: the queue of handed-off tickets; claim, reply, close."""
+"""The seats' API: the queue of handed-off tickets; claim, reply, close. The acting seat is the signed-in
+seat account (a person at a seat, or a 多援一 desk's program with an API token)."""
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from accounts.roles import Account, Role
+from api.auth import allow
 from api.errors import ApiError
 from api.services import get_desk, get_services
 from desk.tickets import Ticket, TicketConflict, TicketDesk, TicketNotFound, TicketStatus
 
-
-def require_seat(request: Request) -> None:
-    token = get_services(request).settings.seat_token
-    if not token:
-        return
-    given = request.headers.get("authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-        raise ApiError(401, "unauthorized", "The seat API needs 'Authorization: Bearer <seat token>'.")
-
-
-router = APIRouter(prefix="/v1/tickets", tags=["seats"], dependencies=[Depends(require_seat)])
+router = APIRouter(prefix="/v1/tickets", tags=["seats"])
 
 
 class TicketOut(BaseModel):
@@ -57,7 +49,14 @@ class TicketOut(BaseModel):
 
 
 class SeatAction(BaseModel):
-    seat: str = Field(min_length=1, max_length=100, description="The seat (operator) acting.")
+    seat: str | None = Field(default=None, min_length=1, max_length=100,
+                             description="Optional, for older clients: the acting seat is the signed-in account, and this must name it.")
+
+    def acting(self, account: Account) -> str:
+        if self.seat is not None and self.seat != account.username:
+            raise ApiError(403, "not_your_seat", f"You are signed in as {account.username!r} and may act only as that seat, "
+                                                 f"not as {self.seat!r}; leave out 'seat' or sign in as that seat.")
+        return account.username
 
 
 class SeatReply(SeatAction):
@@ -77,18 +76,20 @@ def _acting(action):
 def list_tickets(region: str | None = Query(default=None, max_length=100), urgency: str | None = Query(default=None, max_length=16),
                  status: TicketStatus | None = None, seat: str | None = Query(default=None, max_length=100),
                  limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0),
-                 desk: TicketDesk = Depends(get_desk)) -> list[TicketOut]:
+                 desk: TicketDesk = Depends(get_desk), account: Account = Depends(allow(Role.SEAT))) -> list[TicketOut]:
     return [TicketOut.of(t) for t in desk.list(region=region, urgency=urgency, status=status, seat=seat, limit=limit, offset=offset)]
 
 
 @router.get("/{number}", response_model=TicketOut)
-def get_ticket(number: str, desk: TicketDesk = Depends(get_desk)) -> TicketOut:
+def get_ticket(number: str, desk: TicketDesk = Depends(get_desk), account: Account = Depends(allow(Role.SEAT))) -> TicketOut:
     return _acting(lambda: desk.get(number))
 
 
 @router.post("/{number}/claim", response_model=TicketOut, summary="Take a ticket (409 if another seat has it)")
-def claim(number: str, body: SeatAction, desk: TicketDesk = Depends(get_desk)) -> TicketOut:
-    return _acting(lambda: desk.claim(number, body.seat))
+def claim(number: str, body: SeatAction, desk: TicketDesk = Depends(get_desk),
+          account: Account = Depends(allow(Role.SEAT))) -> TicketOut:
+    seat = body.acting(account)
+    return _acting(lambda: desk.claim(number, seat))
 
 
 class RepliedTicket(TicketOut):
@@ -97,9 +98,10 @@ class RepliedTicket(TicketOut):
 
 
 @router.post("/{number}/reply", response_model=RepliedTicket, summary="Record the answer given to the citizen (and send it, in WeChat)")
-async def reply(number: str, body: SeatReply, request: Request) -> RepliedTicket:
+async def reply(number: str, body: SeatReply, request: Request, account: Account = Depends(allow(Role.SEAT))) -> RepliedTicket:
     services = get_services(request)
-    ticket = await run_in_threadpool(_acting, lambda: services.desk.reply(number, body.seat, body.text))
+    seat = body.acting(account)
+    ticket = await run_in_threadpool(_acting, lambda: services.desk.reply(number, seat, body.text))
     delivered = None
     if ticket.channel == "wechat" and ticket.caller and services.wechat is not None:
         if await services.wechat.send(ticket.caller, f"【工单{ticket.number}回复】{body.text}"):
@@ -108,5 +110,7 @@ async def reply(number: str, body: SeatReply, request: Request) -> RepliedTicket
 
 
 @router.post("/{number}/close", response_model=TicketOut, summary="Close (办结) a ticket")
-def close(number: str, body: SeatAction, desk: TicketDesk = Depends(get_desk)) -> TicketOut:
-    return _acting(lambda: desk.close(number, body.seat))
+def close(number: str, body: SeatAction, desk: TicketDesk = Depends(get_desk),
+          account: Account = Depends(allow(Role.SEAT))) -> TicketOut:
+    seat = body.acting(account)
+    return _acting(lambda: desk.close(number, seat))

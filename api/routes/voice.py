@@ -13,8 +13,10 @@ import logging
 import re
 import uuid
 
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 
+from accounts.roles import Role
+from api.auth import PUBLIC, allow
 from api.errors import ApiError
 from api.routes.chat import SESSION_PATTERN
 from api.voice.audio import AudioError, Encoding
@@ -77,7 +79,7 @@ def _too_big(message: dict) -> str | None:
 
 
 # ---- vosk-server's protocol ------------------------------------------------------------------
-@router.websocket("/v1/asr")
+@router.websocket("/v1/asr", dependencies=[Depends(PUBLIC)])  # the telephony platform's audio, like a citizen's
 async def vosk_compatible(ws: WebSocket) -> None:
     voice = await _admitted(ws)
     if voice is None:
@@ -186,7 +188,7 @@ async def _control(call: VoiceCall, text: str) -> list[Event] | None:
     raise ProtocolError('control messages are {"type": "dtmf", "digit": "1"}, {"type": "played"} or {"type": "hangup"}')
 
 
-@router.websocket("/v1/ivr")
+@router.websocket("/v1/ivr", dependencies=[Depends(PUBLIC)])
 async def ivr(ws: WebSocket) -> None:
     voice = await _admitted(ws)
     if voice is None:
@@ -226,7 +228,7 @@ async def ivr(ws: WebSocket) -> None:
 
 
 # ---- how a call left ---------------------------------------------------------------------------
-@router.get("/v1/voice/calls/{session}", summary="How a phone call left Frontdoor (for the dialplan that takes it back)")
+@router.get("/v1/voice/calls/{session}", dependencies=[Depends(allow(Role.SEAT))], summary="How a phone call left Frontdoor (for the dialplan that takes it back)")
 async def call_outcome(session: str, request: Request) -> dict:
     voice = getattr(request.app.state.services, "voice", None)
     if voice is None:

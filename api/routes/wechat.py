@@ -3,17 +3,18 @@ message. Configure the URL as https://<host>/wechat/push with the token (and Enc
 secure mode) set in FRONTDOOR_WECHAT_* settings."""
 from __future__ import annotations
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import PUBLIC
 from api.errors import ApiError
 from api.services import get_services
 from api.wechat.channel import ForgedPush, PushQuery, WeChatChannel
 from api.wechat.crypto import WeChatCryptoError
 from api.wechat.messages import WeChatMessageError
 
-router = APIRouter(prefix="/wechat", tags=["wechat"])
+router = APIRouter(prefix="/wechat", tags=["wechat"], dependencies=[Depends(PUBLIC)])  # WeChat signs its pushes
 
 
 def _channel(request: Request) -> WeChatChannel:

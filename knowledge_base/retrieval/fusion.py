@@ -29,8 +29,11 @@ def best_per_entry(phrasing_scores: np.ndarray, phrasing_entry: np.ndarray, n_en
     return best
 
 
-def fuse(dense: np.ndarray, lexical: np.ndarray, depth: np.ndarray, weights: FusionWeights, lexical_scale: float) -> np.ndarray:
+def fuse(dense: np.ndarray, lexical: np.ndarray, depth: np.ndarray, weights: FusionWeights,
+         lexical_scale: float | np.ndarray) -> np.ndarray:
     """`lexical_scale` is the query's own weight (the summed IDF of its n-grams), so the lexical term
-    says how much of what the caller said an entry covers, whatever the other candidates cover."""
-    lexical_norm = lexical / lexical_scale if lexical_scale > 0 else np.zeros_like(lexical)
+    says how much of what the caller said an entry covers, whatever the other candidates cover. One
+    number, or one per element when the elements belong to different queries."""
+    scale = np.asarray(lexical_scale, dtype=np.float32)
+    lexical_norm = np.divide(lexical, scale, out=np.zeros_like(lexical), where=scale > 0)
     return dense + weights.lexical * lexical_norm + weights.region_depth * depth

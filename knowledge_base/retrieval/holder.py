@@ -33,6 +33,11 @@ class IndexHolder:
             raise RuntimeError("the retrieval index has not been built yet")
         return index
 
+    @property
+    def latest(self) -> RetrievalIndex | None:
+        """The index being served, or None before the first build."""
+        return self._current
+
     def is_stale(self, now: datetime | None = None) -> bool:
         if self._current is None:
             return True

@@ -16,10 +16,11 @@ from knowledge_base.entry import Entry, as_utc, region_covers, region_depth, utc
 from knowledge_base.retrieval.confidence import Calibrator, ranking_features, threshold_for_precision
 from knowledge_base.retrieval.dense import DenseIndex
 from knowledge_base.retrieval.embedding import QueryEmbedder, VectorCache, embed_with_cache
-from knowledge_base.retrieval.fusion import FusionWeights, best_per_entry, fuse
+from knowledge_base.retrieval.fusion import FusionWeights, fuse
 from knowledge_base.retrieval.lexical import LexicalIndex
 
 Progress = Callable[[int], None]
+_BATCH = 64  # queries ranked at once (a dense BM25 block of _BATCH × phrasings)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,10 @@ class RetrievalIndex:
     """Immutable once built: a worker swaps a whole new index in when the knowledge base changes."""
 
     def __init__(self, entries: Sequence[Entry], phrasings: list[str], phrasing_entry: np.ndarray, vectors: np.ndarray,
-                 embedder: QueryEmbedder, params: RetrievalParams, revision: int):
+                 embedder: QueryEmbedder, params: RetrievalParams, revision: int, *,
+                 reuse: "RetrievalIndex | None" = None):
+        """`reuse`: an earlier index by the same embedder. Over exactly the same phrasings, its (immutable)
+        dense and lexical indexes are shared; otherwise its lexical index lends its split of the text."""
         self.entries = list(entries)
         self.entries_by_id = {e.id: e for e in self.entries}
         self.revision = revision
@@ -72,17 +76,21 @@ class RetrievalIndex:
         self.vectors = vectors
         self.embedder = embedder
         self._params = params
-        self._dense = DenseIndex(vectors)
-        self._lexical = LexicalIndex(phrasings)
+        if reuse is not None and reuse.phrasings == phrasings:
+            self._dense, self._lexical = reuse._dense, reuse._lexical
+        else:
+            self._dense = DenseIndex(vectors)
+            self._lexical = LexicalIndex(phrasings, like=reuse._lexical if reuse is not None else None)
         self._depth = np.array([region_depth(e.region) for e in self.entries], dtype=np.float32)
         self._starts = np.array([_epoch(e.effective_from, -np.inf) for e in self.entries], dtype=np.float64)
         self._ends = np.array([_epoch(e.expires_at, np.inf) for e in self.entries], dtype=np.float64)
         self._region_masks: dict[str | None, np.ndarray] = {}
         # Phrasings are stored entry by entry, so each entry's rows are one contiguous range.
-        bounds = np.searchsorted(phrasing_entry, np.arange(len(self.entries) + 1))
-        self.entry_phrasings = [np.arange(bounds[row], bounds[row + 1]) for row in range(len(self.entries))]
+        self._bounds = np.searchsorted(phrasing_entry, np.arange(len(self.entries) + 1))
+        self.entry_phrasings = [np.arange(self._bounds[row], self._bounds[row + 1]) for row in range(len(self.entries))]
         self._replaces = _variant_links(self.entries)
         self.calibrator = Calibrator.fallback()
+        self.calibrated = False  # by fit_calibrator on this index's own phrasings (not the fallback, not borrowed)
         self._held_confidence = np.zeros(0, np.float32)
         self._held_correct = np.zeros(0, np.int64)
         self._thresholds: dict[float, float] = {}
@@ -91,22 +99,48 @@ class RetrievalIndex:
     @classmethod
     def build(cls, entries: Sequence[Entry], embedder: QueryEmbedder, *, cache: VectorCache | None = None,
               params: RetrievalParams | None = None, revision: int = 0, progress: Progress | None = None,
-              calibrate: bool = True) -> "RetrievalIndex":
+              calibrate: bool = True, reuse: "RetrievalIndex | None" = None) -> "RetrievalIndex":
+        """An index over `entries`. Phrasings that `reuse` (an earlier index by the same embedder) already
+        holds take its vectors; only the rest go to the cache and the embedder. What depends only on
+        unchanged inputs is taken from `reuse` as it is, so that a publish that changes no phrasing (an
+        answer, a date, a status) rebuilds in a fraction of the time: the dense and lexical indexes when
+        the phrasings are the same, the calibration when whatever it learns from is the same too. The
+        result is identical to a build without `reuse`."""
         params = params or RetrievalParams()
-        phrasings: list[str] = []
-        owners: list[int] = []
-        for row, entry in enumerate(entries):
-            for text in entry.phrasings():
-                phrasings.append(text)
-                owners.append(row)
-        vectors = embed_with_cache(phrasings, embedder, cache, progress=progress) if phrasings else np.zeros((0, embedder.dim), np.float32)
-        index = cls(entries, phrasings, np.asarray(owners, dtype=np.int64), vectors, embedder, params, revision)
+        if reuse is not None and reuse.embedder.model_id != embedder.model_id:
+            reuse = None
+        phrasings, owners = _phrasings(entries, reuse)
+        same = reuse if reuse is not None and reuse.phrasings == phrasings else None
+        vectors = same.vectors if same is not None else _vectors(phrasings, embedder, cache, reuse, progress)
+        index = cls(entries, phrasings, owners, vectors, embedder, params, revision, reuse=reuse)
         if calibrate:
-            from knowledge_base.retrieval.self_supervision import fit_calibrator
+            if same is not None and index._calibrates_like(same):
+                index.calibrated_like(same)
+            else:
+                from knowledge_base.retrieval.self_supervision import fit_calibrator
 
-            index.calibrator, index._held_confidence, index._held_correct = fit_calibrator(
-                index, max_queries=params.calibration_queries)
+                index.calibrator, index._held_confidence, index._held_correct = fit_calibrator(
+                    index, max_queries=params.calibration_queries)
+            index.calibrated = True
         return index
+
+    def _calibrates_like(self, other: "RetrievalIndex") -> bool:
+        """Whether fitting the calibrator on this index would learn exactly what `other` learned: the
+        self-made questions and their rankings depend only on the phrasings, which entry owns each, the
+        entries' region depths and the parameters (phrasings and vectors are known to be the same)."""
+        return (other.calibrated and other._params == self._params and len(other.entries) == len(self.entries)
+                and np.array_equal(other.phrasing_entry, self.phrasing_entry) and np.array_equal(other._depth, self._depth))
+
+    def calibrated_like(self, other: "RetrievalIndex") -> "RetrievalIndex":
+        """This index judging confidence exactly as `other` does (for a draft preview: no recalibration)."""
+        self.calibrated = other.calibrated and self._calibrates_like(other)
+        self.calibrator, self._held_confidence, self._held_correct = other.calibrator, other._held_confidence, other._held_correct
+        self._thresholds = dict(other._thresholds)
+        return self
+
+    def vector_of(self) -> dict[str, np.ndarray]:
+        """Each phrasing's vector, by its text."""
+        return {text: self.vectors[row] for row, text in enumerate(self.phrasings)}
 
     def answer_threshold(self, precision: float) -> float:
         """The confidence above which answers were right at least `precision` of the time on the
@@ -160,35 +194,66 @@ class RetrievalIndex:
     def rank(self, texts: Sequence[str], vectors: np.ndarray, *, allowed: np.ndarray | None = None,
              excluded: Sequence[np.ndarray] | None = None) -> list[_Ranking]:
         """Candidate entries per query, best first. `excluded` masks phrasing rows per query (for self-supervision)."""
-        n_entries = len(self.entries)
         if not self.phrasings:
             empty = np.zeros(0, np.float32)
             return [_Ranking(np.zeros(0, np.int64), empty, empty, empty, np.zeros(0, np.int64)) for _ in texts]
         depth = self._params.dense_depth + (max((len(x) for x in excluded), default=0) if excluded else 0)
         _, dense_rows = self._dense.search(vectors, depth)
-        lexical = self._lexical.scores(texts)
-        scales = self._lexical.self_scores(texts)
+        rankings: list[_Ranking] = []
+        for start in range(0, len(texts), _BATCH):
+            stop = start + _BATCH
+            rankings += self._rank_batch(texts[start:stop], vectors[start:stop], dense_rows[start:stop], allowed,
+                                         excluded[start:stop] if excluded else None)
+        return rankings
+
+    def _rank_batch(self, texts: Sequence[str], vectors: np.ndarray, dense_rows: np.ndarray,
+                    allowed: np.ndarray | None, excluded: Sequence[np.ndarray] | None) -> list[_Ranking]:
+        """`rank` for a batch of queries at once: a few operations over whole arrays rather than many small
+        ones per query, so that a rebuild in a busy worker's background thread is not starved of the GIL
+        by the request threads (every large numpy operation releases and retakes it)."""
+        n_phrasings, n_entries = len(self.phrasings), len(self.entries)
+        lexical = self._lexical.scores(texts).toarray()  # BM25 per query and phrasing; 0 where nothing is shared
+        scales = self._lexical.self_scores(texts).astype(np.float32)
+        masked = _masked_keys(excluded, n_phrasings)
+        if masked.size:
+            lexical.flat[masked] = 0.0
+        # Candidates: the dense neighbours and the best lexical matches, as (query, entry) pairs.
+        near_q, near_at = np.nonzero(dense_rows >= 0)
+        near_rows = dense_rows[near_q, near_at]
+        if masked.size:
+            keep = ~np.isin(near_q * n_phrasings + near_rows, masked)
+            near_q, near_rows = near_q[keep], near_rows[keep]
+        top_q, top_rows = _top_per_row(lexical, self._params.lexical_depth)
+        keys = np.unique(np.concatenate([near_q, top_q]) * n_entries
+                         + self.phrasing_entry[np.concatenate([near_rows, top_rows])])
+        pair_q, pair_entry = np.divmod(keys, n_entries)
+        if allowed is not None:
+            pair_q, pair_entry = self._allowed_pairs(pair_q, pair_entry, allowed, len(texts))
+        dense, lexical_best, matched, live = self._score_pairs(pair_q, pair_entry, vectors, lexical, masked)
+        pair_q, pair_entry = pair_q[live], pair_entry[live]
+        dense, lexical_best, matched = dense[live], lexical_best[live], matched[live]
+        fused = fuse(dense, lexical_best, self._depth[pair_entry], self._params.weights, scales[pair_q])
+        order = np.lexsort((-fused, pair_q))  # per query, best first; ties keep the entries' order
+        pair_q, pair_entry, fused, dense, lexical_best, matched = (
+            a[order] for a in (pair_q, pair_entry, fused, dense, lexical_best, matched))
+        bounds = np.searchsorted(pair_q, np.arange(len(texts) + 1))
         rankings = []
         for q in range(len(texts)):
-            mask = excluded[q] if excluded else None
-            lex_row = lexical.getrow(q)
-            lex_phrasings, lex_values = lex_row.indices, lex_row.data
-            if mask is not None and mask.size:
-                keep = ~np.isin(lex_phrasings, mask)
-                lex_phrasings, lex_values = lex_phrasings[keep], lex_values[keep]
-            lexical_best = best_per_entry(lex_values, self.phrasing_entry[lex_phrasings], n_entries)
-            lexical_best[~np.isfinite(lexical_best)] = 0.0
-
-            near = dense_rows[q][dense_rows[q] >= 0]
-            if mask is not None and mask.size:
-                near = near[~np.isin(near, mask)]
-            top_lexical = lex_phrasings[np.argsort(-lex_values)[: self._params.lexical_depth]]
-            entries = np.unique(self.phrasing_entry[np.concatenate([near, top_lexical])])
-            if allowed is not None:
-                entries = self._with_variants(entries[allowed[entries]], allowed)
-            ranking = self._rank_entries(vectors[q], entries, lexical_best, mask, float(scales[q]))
+            at = slice(bounds[q], bounds[q + 1])
+            ranking = _Ranking(pair_entry[at], fused[at], dense[at], lexical_best[at], matched[at])
             rankings.append(self._apply_variants(ranking) if allowed is not None else ranking)
         return rankings
+
+    def _allowed_pairs(self, pair_q: np.ndarray, pair_entry: np.ndarray, allowed: np.ndarray,
+                       n_queries: int) -> tuple[np.ndarray, np.ndarray]:
+        """Only the entries the caller may be told, and their own city variants."""
+        keep = allowed[pair_entry]
+        pair_q, pair_entry = pair_q[keep], pair_entry[keep]
+        if not self._replaces:
+            return pair_q, pair_entry
+        bounds = np.searchsorted(pair_q, np.arange(n_queries + 1))
+        entries = [self._with_variants(pair_entry[bounds[q] : bounds[q + 1]], allowed) for q in range(n_queries)]
+        return np.repeat(np.arange(n_queries), [len(e) for e in entries]), np.concatenate(entries)
 
     def _with_variants(self, entries: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         """A caller's own city variant of any candidate is a candidate too."""
@@ -211,28 +276,101 @@ class RetrievalIndex:
         return _Ranking(ranking.rows[keep][order], fused[keep][order], dense[keep][order], lexical[keep][order],
                         matched[keep][order])
 
-    def _rank_entries(self, vector: np.ndarray, entries: np.ndarray, lexical_best: np.ndarray,
-                      mask: np.ndarray | None, lexical_scale: float) -> _Ranking:
-        dense = np.empty(len(entries), np.float32)
-        matched = np.empty(len(entries), np.int64)
-        for i, row in enumerate(entries):
-            rows = self.entry_phrasings[row]
-            if mask is not None and mask.size:
-                rows = rows[~np.isin(rows, mask)]
-            if rows.size == 0:
-                dense[i], matched[i] = -np.inf, -1
-                continue
-            sims = self.vectors[rows] @ vector
-            best = int(np.argmax(sims))
-            matched[i] = rows[best]
-            share = self._params.weights.mean_phrasing
-            dense[i] = (1 - share) * sims[best] + share * sims.mean()
-        live = np.isfinite(dense)
-        entries, dense, matched = entries[live], dense[live], matched[live]
-        lexical = lexical_best[entries]
-        fused = fuse(dense, lexical, self._depth[entries], self._params.weights, lexical_scale)
-        order = np.argsort(-fused, kind="stable")
-        return _Ranking(entries[order], fused[order], dense[order], lexical[order], matched[order])
+    def _score_pairs(self, pair_q: np.ndarray, pair_entry: np.ndarray, vectors: np.ndarray, lexical: np.ndarray,
+                     masked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per (query, entry) pair: the dense score (the best phrasing's cosine mixed with the mean over the
+        entry's phrasings), the lexical score (its best phrasing's), the phrasing that gave the dense score,
+        and whether any phrasing was left once the `masked` ones (query × phrasing keys) were taken out.
+
+        Pairs whose entries have the same number of phrasings are scored together, one (pairs × phrasings)
+        block at a time, which gives exactly the figures of scoring each pair on its own."""
+        n_phrasings = len(self.phrasings)
+        starts, counts = self._bounds[pair_entry], self._bounds[pair_entry + 1] - self._bounds[pair_entry]
+        owner = np.repeat(np.arange(len(pair_entry)), counts)
+        rows = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(starts, counts)
+        if masked.size:
+            keep = ~np.isin(pair_q[owner] * n_phrasings + rows, masked)
+            rows, owner = rows[keep], owner[keep]
+            counts = np.bincount(owner, minlength=len(pair_entry))
+        dense = np.empty(len(pair_entry), np.float32)
+        lexical_best = np.empty(len(pair_entry), np.float32)
+        matched = np.empty(len(pair_entry), np.int64)
+        share = self._params.weights.mean_phrasing
+        row_counts = counts[owner]
+        for count in np.unique(counts[counts > 0]):
+            members = np.flatnonzero(counts == count)
+            block = rows[row_counts == count].reshape(len(members), count)
+            queries = pair_q[members]
+            sims = np.matmul(self.vectors[block], vectors[queries][:, :, None])[:, :, 0]
+            best = np.argmax(sims, axis=1)
+            picked = np.arange(len(members))
+            dense[members] = (1 - share) * sims[picked, best] + share * sims.mean(axis=1)
+            matched[members] = block[picked, best]
+            lexical_best[members] = lexical[queries[:, None], block].max(axis=1)
+        return dense, lexical_best, matched, counts > 0
+
+
+def _masked_keys(excluded: Sequence[np.ndarray] | None, n_phrasings: int) -> np.ndarray:
+    """query × n_phrasings + phrasing, for every phrasing masked for a query of the batch (sorted)."""
+    if not excluded:
+        return np.zeros(0, np.int64)
+    sizes = [len(rows) for rows in excluded]
+    if not sum(sizes):
+        return np.zeros(0, np.int64)
+    rows = np.concatenate([np.asarray(rows, dtype=np.int64) for rows in excluded])
+    return np.unique(np.repeat(np.arange(len(excluded), dtype=np.int64), sizes) * n_phrasings + rows)
+
+
+def _top_per_row(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of each row's `k` highest positive scores; of scores tied at the cut, the lowest columns."""
+    n_columns = scores.shape[1]
+    if n_columns <= k:
+        return np.nonzero(scores > 0)
+    cut = np.partition(scores, n_columns - k, axis=1)[:, n_columns - k]
+    many = np.count_nonzero(scores > 0, axis=1) > k
+    cut[~many] = 0.0  # fewer than k positive scores: all of them
+    better_q, better_c = np.nonzero(scores > cut[:, None])
+    missing = np.where(many, k - np.bincount(better_q, minlength=len(scores)), 0)
+    tied = np.flatnonzero(missing > 0)
+    if not tied.size:
+        return better_q, better_c
+    at_cut = scores[tied] == cut[tied, None]
+    first = at_cut & (np.cumsum(at_cut, axis=1) <= missing[tied, None])
+    tie_q, tie_c = np.nonzero(first)
+    return np.concatenate([better_q, tied[tie_q]]), np.concatenate([better_c, tie_c])
+
+
+def _phrasings(entries: Sequence[Entry], reuse: "RetrievalIndex | None") -> tuple[list[str], np.ndarray]:
+    """Every entry's phrasings, entry by entry, and the row of the entry each belongs to. An entry
+    whose question, samples and region are as in `reuse` takes its phrasings from there."""
+    earlier = {entry.id: row for row, entry in enumerate(reuse.entries)} if reuse is not None else {}
+    phrasings: list[str] = []
+    counts: list[int] = []
+    for entry in entries:
+        row = earlier.get(entry.id)
+        if row is not None and _same_phrasing_inputs(reuse.entries[row], entry):
+            texts = reuse.phrasings[reuse._bounds[row] : reuse._bounds[row + 1]]
+        else:
+            texts = entry.phrasings()
+        phrasings.extend(texts)
+        counts.append(len(texts))
+    return phrasings, np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+
+
+def _same_phrasing_inputs(a: Entry, b: Entry) -> bool:
+    """Whether `Entry.phrasings` gives the same for both."""
+    return a.question == b.question and a.samples == b.samples and a.region == b.region
+
+
+def _vectors(phrasings: list[str], embedder: QueryEmbedder, cache: VectorCache | None, reuse: "RetrievalIndex | None",
+             progress: Progress | None) -> np.ndarray:
+    if not phrasings:
+        return np.zeros((0, embedder.dim), np.float32)
+    known = reuse.vector_of() if reuse is not None else {}
+    missing = list(dict.fromkeys(text for text in phrasings if text not in known))
+    if missing:
+        known = {**known, **dict(zip(missing, embed_with_cache(missing, embedder, cache, progress=progress)))}
+    return np.vstack([known[text] for text in phrasings]).astype(np.float32, copy=False)
 
 
 def _variant_links(entries: Sequence[Entry]) -> dict[int, int]:

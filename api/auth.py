@@ -1,0 +1,66 @@
+"""Who is calling, and may they: every route declares its access once, with `allow(...)` or `PUBLIC`.
+
+A browser signs in at POST /v1/auth/login and carries an HttpOnly session cookie; a program (a telephony
+switch, a script) sends `Authorization: Bearer <token>`. Both are tokens whose SHA-256 the database keeps
+(accounts/store.py); both expire.
+
+    @router.post("/v1/changes")
+    def create(body: …, account: Account = Depends(allow(Role.EDITOR))): …
+
+    router = APIRouter(…, dependencies=[Depends(PUBLIC)])   # a citizen's channel: no account
+
+tests/test_access.py walks every route of the app, finds its `Access`, and calls it as each role.
+"""
+from __future__ import annotations
+
+from fastapi.requests import HTTPConnection
+from starlette.concurrency import run_in_threadpool
+
+from accounts.roles import Account, Role
+from api.errors import ApiError
+
+SESSION_COOKIE = "frontdoor_session"
+
+
+def presented_token(connection: HTTPConnection) -> str | None:
+    """The bearer token, or else the session cookie, if the caller sent one."""
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return connection.cookies.get(SESSION_COOKIE) or None
+
+
+class Access:
+    """A route's access rule: the roles allowed, or None for a public route (a citizen's channel)."""
+
+    def __init__(self, roles: tuple[Role, ...] | None) -> None:
+        self.roles = roles
+
+    def __repr__(self) -> str:
+        return "PUBLIC" if self.roles is None else f"allow({', '.join(r.value for r in self.roles)})"
+
+    async def __call__(self, connection: HTTPConnection) -> Account | None:
+        if self.roles is None:
+            return None
+        token = presented_token(connection)
+        account = None
+        if token:
+            account = await run_in_threadpool(connection.app.state.services.accounts.resolve, token)
+        if account is None:
+            raise ApiError(401, "unauthorized", "Sign in first (POST /v1/auth/login), or send "
+                                                "'Authorization: Bearer <token>'; a session that has expired needs a new sign-in.")
+        if account.role not in self.roles:
+            allowed = ", ".join(role.value for role in self.roles)
+            raise ApiError(403, "forbidden", f"This needs the role {allowed}; your account {account.username!r} is {account.role.value}.")
+        connection.state.account = account
+        return account
+
+
+PUBLIC = Access(None)
+
+
+def allow(*roles: Role) -> Access:
+    if not roles:
+        raise ValueError("allow() needs at least one role; use PUBLIC for a route anyone may call")
+    return Access(tuple(roles))

@@ -1,0 +1,220 @@
+"""The unanswered-question queue (GET /v1/gaps …) and each entry's traffic (GET /v1/entries/{id}/traffic).
+
+From a cluster, an editor turns its questions into a draft in one call: a new entry (its label the question,
+its other questions the samples) or new samples for an existing entry. Either closes the cluster."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from accounts.roles import Account, Role
+from api.auth import allow
+from api.errors import ApiError
+from api.routes.changes import ChangeOut, refused
+from api.services import Services, get_services
+from knowledge_base.changes import ChangeDesk, ChangeError, ChangeKind
+from knowledge_base.entry import Entry, Status
+from knowledge_base.gaps import GapClosed, GapCluster, GapNotFound, GapQueue, distinct
+from knowledge_base.traffic import Traffic
+
+router = APIRouter(tags=["editors"])
+
+READERS = allow(Role.EDITOR, Role.REVIEWER)
+EDITOR = allow(Role.EDITOR)
+TRAFFIC_READERS = allow(Role.EDITOR, Role.REVIEWER, Role.ADMIN)
+MAX_SAMPLES = 30  # questions a draft takes from a cluster, the most often asked first
+
+
+class GapQuestionOut(BaseModel):
+    text: str
+    at: datetime
+    channel: str
+    reason: str
+    asr_confidence: float | None
+
+
+class SuggestionOut(BaseModel):
+    entry_id: str
+    question: str
+    score: float
+
+
+class GapOut(BaseModel):
+    id: int
+    label: str = Field(description="The cluster's most typical question (the one closest to its centroid).")
+    status: str
+    size: int
+    recent: int = Field(description="Questions in the last 24 hours.")
+    score: float = Field(description="The ranking: the sum over its questions of exp(-age / 24 h).")
+    first_at: datetime
+    last_at: datetime
+    channels: dict[str, int]
+    questions: list[GapQuestionOut] = Field(description="The most recent first.")
+    suggestions: list[SuggestionOut] = Field(description="The entries the live index finds for the label, best first.")
+    region: str | None = Field(description="Where most of its questions came from.")
+    resolved_by: str | None
+    resolved_at: datetime | None
+    resolution: dict | None
+
+    @classmethod
+    def of(cls, cluster: GapCluster) -> "GapOut":
+        return cls(id=cluster.id, label=cluster.label, status=cluster.status, size=cluster.size, recent=cluster.recent,
+                   score=cluster.score, first_at=cluster.first_at, last_at=cluster.last_at, channels=cluster.channels,
+                   questions=[GapQuestionOut(text=q.text, at=q.at, channel=q.channel, reason=q.reason,
+                                             asr_confidence=q.asr_confidence) for q in cluster.questions],
+                   suggestions=[SuggestionOut(entry_id=s.entry_id, question=s.question, score=s.score)
+                                for s in cluster.suggestions],
+                   region=cluster.region, resolved_by=cluster.resolved_by, resolved_at=cluster.resolved_at,
+                   resolution=cluster.resolution)
+
+
+class AddSamplesIn(BaseModel):
+    entry_id: str = Field(min_length=1, max_length=200, description="The entry the cluster's questions are added to.")
+
+
+class DayTrafficOut(BaseModel):
+    day: date = Field(description="A Beijing calendar day.")
+    answered: int
+    rejected: int
+    handed_off: int
+
+
+class TrafficOut(BaseModel):
+    entry_id: str
+    answered: int
+    rejected: int
+    handed_off: int
+    days: list[DayTrafficOut] = Field(description="Every day of the window, oldest first.")
+
+
+class RejectedEntryOut(BaseModel):
+    entry_id: str
+    question: str | None
+    rejected: int
+    answered: int
+
+
+def get_gaps(services: Services = Depends(get_services)) -> GapQueue:
+    return services.gaps
+
+
+def _cluster_error(error: GapNotFound | GapClosed) -> ApiError:
+    if isinstance(error, GapNotFound):
+        return ApiError(404, "gap_not_found", f"No unanswered-question cluster has the id {error.cluster_id}; "
+                                              "list the open ones with GET /v1/gaps.")
+    return ApiError(409, "gap_closed", f"Cluster {error.cluster_id} is already {error.status}; it needs nothing more. "
+                                       "New questions of the same need will form a new cluster.")
+
+
+@router.get("/v1/gaps", response_model=list[GapOut], summary="Clusters of unanswered questions, most pressing first")
+def list_gaps(status: Literal["open", "resolved", "dismissed"] = "open", limit: int = Query(default=50, ge=1, le=200),
+              services: Services = Depends(get_services), account: Account = Depends(READERS)) -> list[GapOut]:
+    clusters = services.gaps.clusters(status, limit, index=services.knowledge.index.current)
+    return [GapOut.of(c) for c in clusters]
+
+
+@router.get("/v1/gaps/{cluster_id}", response_model=GapOut, summary="One cluster, with up to 50 of its questions")
+def get_gap(cluster_id: int, services: Services = Depends(get_services), account: Account = Depends(READERS)) -> GapOut:
+    try:
+        return GapOut.of(services.gaps.get(cluster_id, index=services.knowledge.index.current))
+    except GapNotFound as error:
+        raise _cluster_error(error) from None
+
+
+@router.post("/v1/gaps/{cluster_id}/new-entry", response_model=ChangeOut, status_code=201,
+             summary="A draft of a new entry from the cluster; closes it")
+def new_entry(cluster_id: int, services: Services = Depends(get_services),
+              account: Account = Depends(EDITOR)) -> ChangeOut:
+    """The draft's question is the cluster's label, its samples the cluster's other questions; the answers are
+    left empty for the editor to write (a draft may lack them; publishing one that still does is the reviewer's call).
+    Scoped to the editor's own region (everywhere for an editor without one)."""
+    queue, desk = services.gaps, services.changes
+    try:
+        queue.ensure_open(cluster_id)
+        label = queue.get(cluster_id, questions=0).label
+        samples = distinct(queue.questions(cluster_id), without=[label])[:MAX_SAMPLES]
+    except (GapNotFound, GapClosed) as error:
+        raise _cluster_error(error) from None
+    entry = Entry(id="", question=label, samples=tuple(samples), region=account.region, status=Status.DRAFT)
+    change = _draft(desk, account, ChangeKind.CREATE, entry, None, cluster_id)
+    _close(queue, cluster_id, account, how="new_entry", change_id=change.id, entry_id=change.entry_id)
+    return ChangeOut.of(change, desk)
+
+
+@router.post("/v1/gaps/{cluster_id}/add-samples", response_model=ChangeOut, status_code=201,
+             summary="A draft adding the cluster's questions to an entry's samples; closes it")
+def add_samples(cluster_id: int, body: AddSamplesIn, services: Services = Depends(get_services),
+                account: Account = Depends(EDITOR)) -> ChangeOut:
+    queue, desk = services.gaps, services.changes
+    try:
+        queue.ensure_open(cluster_id)
+        questions = queue.questions(cluster_id)
+    except (GapNotFound, GapClosed) as error:
+        raise _cluster_error(error) from None
+    current = services.knowledge.store.get(body.entry_id)
+    if current is None:
+        raise ApiError(404, "entry_not_found", f"No entry has the id {body.entry_id!r}; pick one of the cluster's "
+                                               "suggestions, or make a new entry (POST …/new-entry).")
+    new = distinct(questions, without=current.phrasings())[:MAX_SAMPLES]
+    if not new:
+        raise ApiError(409, "nothing_to_add", f"Entry {current.id!r} already has every question of cluster {cluster_id} "
+                                              "among its phrasings; if it still does not answer them, edit its "
+                                              "answer, or dismiss the cluster.")
+    entry = current.with_changes(samples=tuple(current.samples) + tuple(new))
+    change = _draft(desk, account, ChangeKind.EDIT, entry, current.id, cluster_id)
+    _close(queue, cluster_id, account, how="samples", change_id=change.id, entry_id=current.id)
+    return ChangeOut.of(change, desk)
+
+
+@router.post("/v1/gaps/{cluster_id}/dismiss", response_model=GapOut, summary="Close a cluster that needs no entry")
+def dismiss(cluster_id: int, services: Services = Depends(get_services), account: Account = Depends(EDITOR)) -> GapOut:
+    try:
+        services.gaps.dismiss(cluster_id, by=account.username)
+        return GapOut.of(services.gaps.get(cluster_id))
+    except (GapNotFound, GapClosed) as error:
+        raise _cluster_error(error) from None
+
+
+@router.get("/v1/entries/{entry_id}/traffic", response_model=TrafficOut,
+            summary="How often an entry answered, was rejected, led to a handoff")
+def entry_traffic(entry_id: str, days: int = Query(default=30, ge=1, le=366), services: Services = Depends(get_services),
+                  account: Account = Depends(TRAFFIC_READERS)) -> TrafficOut:
+    """Counted from the conversations (knowledge_base/traffic.py says exactly what counts), per Beijing day."""
+    if services.knowledge.store.get(entry_id) is None:
+        raise ApiError(404, "entry_not_found", f"No entry has the id {entry_id!r}.")
+    traffic = Traffic(services.db).of(entry_id, days=days)
+    return TrafficOut(entry_id=entry_id, answered=traffic.answered, rejected=traffic.rejected,
+                      handed_off=traffic.handed_off,
+                      days=[DayTrafficOut(day=d.day, answered=d.answered, rejected=d.rejected, handed_off=d.handed_off)
+                            for d in traffic.days])
+
+
+@router.get("/v1/traffic/rejected", response_model=list[RejectedEntryOut],
+            summary="The entries citizens rejected most often")
+def most_rejected(days: int = Query(default=30, ge=1, le=366), limit: int = Query(default=20, ge=1, le=200),
+                  services: Services = Depends(get_services),
+                  account: Account = Depends(TRAFFIC_READERS)) -> list[RejectedEntryOut]:
+    out = []
+    for item in Traffic(services.db).most_rejected(days=days, limit=limit):
+        entry = services.knowledge.store.get(item.entry_id)
+        out.append(RejectedEntryOut(entry_id=item.entry_id, question=entry.question if entry else None,
+                                    rejected=item.rejected, answered=item.answered))
+    return out
+
+
+def _draft(desk: ChangeDesk, account: Account, kind: ChangeKind, entry: Entry, entry_id: str | None, cluster_id: int):
+    try:
+        return desk.create(account, kind=kind, entry=entry, entry_id=entry_id, source=f"gap:{cluster_id}")
+    except ChangeError as error:
+        raise refused(error) from None
+
+
+def _close(queue: GapQueue, cluster_id: int, account: Account, **resolution) -> None:
+    """The draft exists; if another editor closed the cluster meanwhile, their action stands and so does the draft."""
+    try:
+        queue.resolve(cluster_id, by=account.username, **resolution)
+    except GapClosed:
+        pass
