@@ -36,7 +36,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     seed_on_start: bool = Field(default=True, description="Load the seed knowledge when the knowledge base is empty.")
-    kb_poll_seconds: float = Field(default=2.0, description="How often a worker checks for a newer published knowledge base.")
+    kb_poll_seconds: float = Field(default=2.0, description="How often a worker checks for a newer published knowledge base "
+                                                            "(on PostgreSQL a publish also wakes every worker at once).")
     max_body_bytes: int = 1_000_000
     max_import_bytes: int = Field(default=20_000_000, description="The largest knowledge file an editor may upload (POST /v1/imports*).")
 

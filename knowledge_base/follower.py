@@ -66,10 +66,8 @@ class PublishFollower:
         """Follow publishes until cancelled."""
         self._loop, self._wakeup = asyncio.get_running_loop(), asyncio.Event()
         self._stopping.clear()
-        listener = None
         if self._listen:
-            listener = threading.Thread(target=self._listen_forever, name="frontdoor-kb-listener", daemon=True)
-            listener.start()
+            threading.Thread(target=self._listen_forever, name="frontdoor-kb-listener", daemon=True).start()
         try:
             while True:
                 with contextlib.suppress(TimeoutError):

@@ -26,7 +26,8 @@ class KnowledgeBase:
         # The revision is read before the entries: a publish that lands during the build leaves the
         # index one revision behind, and the next refresh picks it up.
         revision = self.store.revision()
-        entries = self.store.servable(utcnow())
+        served = self.index.latest
+        entries = self.store.servable(utcnow(), known=served.entries_by_id if served is not None else None)
         return RetrievalIndex.build(entries, self._embedder, cache=self._cache, params=self._params,
                                     revision=revision, progress=self._progress, reuse=self.index.latest)
 

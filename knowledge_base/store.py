@@ -120,13 +120,27 @@ class KnowledgeStore:
         with self.db.session() as session:
             return session.scalar(select(func.count()).select_from(EntryRow))
 
-    def servable(self, now: datetime | None = None) -> list[Entry]:
-        """Published entries in force at `now`: the only ones an index may be built from."""
+    def servable(self, now: datetime | None = None, *, known: Mapping[str, Entry] | None = None) -> list[Entry]:
+        """Published entries in force at `now`: the only ones an index may be built from.
+
+        `known`: entries read before, by id (the index being served). Those still at the stored version
+        are taken as they are and only the others are read: every worker does this on every publish,
+        which changes a few entries of thousands."""
         now = as_utc(now) or utcnow()
-        # Plain rows, not ORM objects: every worker reads all of them on each publish.
-        query = select(EntryRow.__table__).where(EntryRow.status == Status.PUBLISHED.value).order_by(EntryRow.id)
+        table = EntryRow.__table__  # plain rows, not ORM objects
+        published = table.c.status == Status.PUBLISHED.value
         with self.db.session() as session:
-            entries = [_entry_from_row(row) for row in session.execute(query)]
+            if not known:
+                entries = [_entry_from_row(row) for row in session.execute(select(table).where(published).order_by(table.c.id))]
+            else:
+                current = session.execute(select(table.c.id, table.c.version).where(published).order_by(table.c.id)).all()
+                stale = [id for id, version in current if id not in known or known[id].version != version]
+                fresh: dict[str, Entry] = {}
+                for chunk in _chunks(stale, _IN_CHUNK):
+                    query = select(table).where(published, table.c.id.in_(chunk))
+                    fresh.update((row.id, _entry_from_row(row)) for row in session.execute(query))
+                # (one unpublished in between is left out; the revision it moved brings the next rebuild)
+                entries = [fresh[id] if id in fresh else known[id] for id, _ in current if id in fresh or id not in stale]
         return [entry for entry in entries if entry.is_servable(now)]
 
     def revision(self) -> int:

@@ -209,8 +209,7 @@ class RetrievalIndex:
     def _rank_batch(self, texts: Sequence[str], vectors: np.ndarray, dense_rows: np.ndarray,
                     allowed: np.ndarray | None, excluded: Sequence[np.ndarray] | None) -> list[_Ranking]:
         """`rank` for a batch of queries at once: a few operations over whole arrays rather than many small
-        ones per query, so that a rebuild in a busy worker's background thread is not starved of the GIL
-        by the request threads (every large numpy operation releases and retakes it)."""
+        ones per query (the calibration ranks 2,000 questions on every rebuild)."""
         n_phrasings, n_entries = len(self.phrasings), len(self.entries)
         lexical = self._lexical.scores(texts).toarray()  # BM25 per query and phrasing; 0 where nothing is shared
         scales = self._lexical.self_scores(texts).astype(np.float32)
