@@ -32,8 +32,6 @@ from knowledge_base.store import EmbeddingCache, KnowledgeStore
 from storage.audit import AuditLog
 from storage.database import Database
 
-log = logging.getLogger(__name__)
-
 
 def _wechat_channel(settings: Settings, db: Database, engine: Engine, http: httpx.AsyncClient) -> WeChatChannel | None:
     """The WeChat channel when its token is configured (sending replies also needs the app id and secret)."""

@@ -254,3 +254,37 @@ def voice_server(provisioned, tmp_path_factory):
     process, log = _serve(env, data_dir, port)
     yield VoiceServer(f"http://127.0.0.1:{port}", data_dir, tokens, audiosocket_port=audiosocket_port)
     _stop(process, log)
+
+
+# --- the pages: Debian's Chromium under Playwright (Playwright's own browser download is not used) ---------
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 60_000  # a busy machine (several workers, other tests) can take a while over the first search
+
+
+def _browser_missing(what: str) -> None:
+    """Fail under CI (the browser tests must run there); skip with the same advice elsewhere."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but {what}: the browser tests must run in CI", pytrace=False)
+    pytest.skip(f"browser tests skipped: {what}")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """The browser, launched once per test module.
+
+    Module-scoped: Playwright's sync API runs an event loop on the main thread while it is open, and
+    later tests that run their own (asyncio.run) must not find one."""
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        _browser_missing(f"Chromium is not installed at {CHROMIUM}; install it with: "
+                "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium")
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        _browser_missing("the playwright package is not installed; install the test extras with: .venv/bin/pip install -e '.[test]'")
+    expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

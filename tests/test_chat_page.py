@@ -2,44 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import httpx
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from conftest import TIMEOUT_MS
+
 REGION = "江苏省/南京市"
-TIMEOUT_MS = 60_000  # a busy machine can take a while over the first search
-
-
-def _missing(what: str) -> None:
-    """Fail under CI (the browser tests must run there); skip with the same advice elsewhere."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but {what}: the chat page tests must run in CI", pytrace=False)
-    pytest.skip(f"chat page tests skipped: {what}")
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    """Debian's Chromium under Playwright (Playwright's own browser download is not used).
-
-    Module-scoped: Playwright's sync API runs an event loop on the main thread while it is open, and
-    later tests that run their own (asyncio.run) must not find one."""
-    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        _missing(f"Chromium is not installed at {CHROMIUM}; install it with: "
-                 "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium")
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed; install the test extras with: .venv/bin/pip install -e '.[test]'")
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

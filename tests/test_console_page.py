@@ -15,12 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import _free_port, _frontdoor, _serve, _stop
+from conftest import TIMEOUT_MS, _free_port, _frontdoor, _serve, _stop
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TIMEOUT_MS = 60_000  # a busy machine (two workers, other tests) can take a while
 PASSWORD = "console-test-password"
 WORKERS = 2
 
@@ -38,13 +34,6 @@ LOOP_ENTRY = "ev-street-light"
 LOOP_QUESTION = "路灯不亮、路灯损坏怎么报修？"
 CHAT_REGION = "江苏省/南京市"
 NEW_ANSWER = "【夜间更新】路灯不亮请直接拨打12345热线报修，说明路名和附近门牌号，维修人员一般24小时内到场。"
-
-
-def _missing(what: str) -> None:
-    """Fail under CI (the browser tests must run there); skip with the same advice elsewhere."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but {what}: the console page tests must run in CI", pytrace=False)
-    pytest.skip(f"console page tests skipped: {what}")
 
 
 # ---- the service: two workers, accounts made on the command line --------------------------------------
@@ -106,23 +95,6 @@ def console(provisioned, tmp_path_factory):
 
 
 # ---- the browser -------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def chromium():
-    """Debian's Chromium under Playwright (Playwright's own browser download is not used)."""
-    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        _missing(f"Chromium is not installed at {CHROMIUM}; install it with: "
-                 "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium")
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed; install the test extras with: .venv/bin/pip install -e '.[test]'")
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def tabs(chromium):
     """Opens desktop-sized tabs, each in its own browser context (its own cookies); uncaught script errors fail the test."""
