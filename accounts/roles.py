@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from knowledge_base.entry import region_covers
+from ground.regions import region_covers
 
 
 class Role(str, enum.Enum):

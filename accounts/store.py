@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from accounts.passwords import Passwords
 from accounts.roles import Account, Role
-from knowledge_base.entry import REGION_SEPARATOR, utcnow
+from ground.regions import REGION_SEPARATOR
+from ground.clock import utcnow
 from storage.audit import record
 from storage.database import Database
 from storage.tables import AccountRow, AccountSessionRow, AuditEventRow

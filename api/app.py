@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audiosocket = None
         if voice_services is not None and settings.audiosocket_port:  # Asterisk's AudioSocket (api/voice/audiosocket.py)
             from api.voice.audiosocket import AudioSocketServer
-            from api.voice.speech import load_synthesiser
+            from voice.speech import load_synthesiser
 
             synthesiser = await asyncio.to_thread(load_synthesiser, settings.synthesiser)
             audiosocket = AudioSocketServer(voice_services, synthesiser, settings.audiosocket_host, settings.audiosocket_port)

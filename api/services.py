@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from accounts.store import AccountStore
-from api.voice.services import VoiceServices
+from voice.services import VoiceServices
 from api.wechat.channel import WeChatChannel
 from assistant.engine import Engine
 from assistant.tryout import Tryout

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from assistant.turn import Decision, Kind, Turn
-from knowledge_base.entry import as_utc, utcnow
+from ground.clock import as_utc, utcnow
 from storage.database import Database
 from storage.tables import ConversationRow, GapRow, TurnRow
 

@@ -18,8 +18,10 @@ from assistant.policy import Policy
 from assistant.rules import Rules
 from assistant.speakable import speakable
 from assistant.turn import Channel, Choice, Decision, Kind, Scored, Turn
-from desk.tickets import BEIJING, TicketDesk, TicketDraft
-from knowledge_base.entry import Entry, as_utc, utcnow
+from desk.tickets import TicketDesk, TicketDraft
+from ground.clock import BEIJING
+from knowledge_base.entry import Entry
+from ground.clock import as_utc, utcnow
 from knowledge_base.retrieval.index import Candidate, RetrievalIndex, SearchResult
 from knowledge_base.service import KnowledgeBase
 

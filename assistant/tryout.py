@@ -22,7 +22,9 @@ import numpy as np
 
 from assistant.engine import Engine
 from assistant.turn import Channel, Decision
-from knowledge_base.entry import Entry, Status, as_utc, region_covers, utcnow
+from knowledge_base.entry import Entry, Status
+from ground.clock import as_utc, utcnow
+from ground.regions import region_covers
 from knowledge_base.io import entry_to_record
 from knowledge_base.retrieval.embedding import QueryEmbedder
 from knowledge_base.retrieval.index import RetrievalIndex

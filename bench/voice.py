@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from api.voice.audio import read_wav, to_rate
+from voice.audio import read_wav, to_rate
 from bench.chat import percentile, start_service
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
@@ -42,7 +42,7 @@ def recordings(rate: int) -> list[bytes]:
 
 
 def knowledge_texts() -> list[str]:
-    from api.voice.services import entry_texts
+    from voice.services import entry_texts
     from knowledge_base.io import read_entries
 
     return entry_texts([e for pack in PACKS for e in read_entries(SHARED / "retrieval" / f"{pack}.kb.jsonl")])
@@ -51,11 +51,11 @@ def knowledge_texts() -> list[str]:
 def real_time_factors(rate: int) -> dict:
     import vosk
 
-    from api.voice.listener import Listener
+    from voice.listener import Listener
     from assistant.rules import load_rules
     from frontdoor.components import listening, load_speech
     from frontdoor.settings import Settings
-    from models.vocabulary import Segmenter, VocabularyBias
+    from voice.vocabulary import Segmenter, VocabularyBias
 
     settings = Settings()
     recogniser = load_speech(settings)

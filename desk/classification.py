@@ -14,7 +14,8 @@ from sqlalchemy import delete, select
 
 from assistant.engine import Classification, classify_by_top_entry
 from desk.categories import Category, CategoryMatcher
-from knowledge_base.entry import Entry, utcnow
+from knowledge_base.entry import Entry
+from ground.clock import utcnow
 from models.text_classifier import ClassifierError, TextClassifier
 from storage.audit import record
 from storage.database import Database

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, select
 
-from knowledge_base.entry import REGION_SEPARATOR, as_utc, utcnow
+from ground.regions import REGION_SEPARATOR
+from ground.clock import BEIJING, as_utc, utcnow
 from storage.database import Database
 from storage.tables import TicketRow
 
-BEIJING = timezone(timedelta(hours=8))
 URGENCY_ORDER = ("紧急", "次紧急", "一般")
 
 

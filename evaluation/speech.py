@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.voice.audio import Audio, AudioError, read_wav, to_rate
-from api.voice.listener import FRAME_MS, Heard, Listener, Listening
+from voice.audio import Audio, AudioError, read_wav, to_rate
+from voice.listener import FRAME_MS, Heard, Listener, Listening
 from evaluation.metrics import decision_measures
 from evaluation.packs import read_json_lines
 from frontdoor.settings import Settings
@@ -244,7 +244,7 @@ def plain_recogniser(recogniser: SpeechRecogniser) -> Recognise:
 
 def bias_texts(entries: Sequence[Entry]) -> list[str]:
     """What the deployed bias is built from: the published entries' titles, samples and both answers."""
-    from api.voice.services import entry_texts
+    from voice.services import entry_texts
 
     return entry_texts([e for e in entries if e.status is Status.PUBLISHED])
 
@@ -253,7 +253,7 @@ def knowledge_bias(entries: Sequence[Entry], settings: Settings):
     """The entries' vocabulary bias, or None when the settings turn the bias off."""
     if settings.asr_bias_weight == 0:
         return None
-    from models.vocabulary import Segmenter, VocabularyBias
+    from voice.vocabulary import Segmenter, VocabularyBias
 
     from assistant.rules import load_rules
 
@@ -339,7 +339,7 @@ def throwaway_knowledge(entries: Sequence[Entry], source: Path, embedder,
 
 def voice_turn(text: str, recognition: Recognition | None = None):
     """The first turn of a new phone call: what the recogniser heard (with its readings), or typed text."""
-    from api.voice.dialogue import spoken_turn
+    from voice.dialogue import spoken_turn
     from assistant.turn import Channel, Turn
 
     session = f"eval-{uuid.uuid4().hex}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from api.voice.listener import Listening
+from voice.listener import Listening
 from frontdoor.settings import Settings
 from models.asr import SpeechRecogniser
 from models.embedder import Embedder
@@ -13,7 +13,7 @@ from storage.database import Database
 
 if TYPE_CHECKING:
     from accounts.store import AccountStore
-    from api.voice.services import VoiceServices
+    from voice.services import VoiceServices
     from assistant.engine import Engine
 
 E5_NAME = "multilingual-e5-small"
@@ -68,9 +68,9 @@ def build_voice(settings: Settings, db: Database, knowledge, engine: "Engine") -
     import os
     from concurrent.futures import ThreadPoolExecutor
 
-    from api.voice.records import CallRecords
-    from api.voice.services import KnowledgeVocabulary, VoiceServices
-    from models.vocabulary import Segmenter
+    from voice.records import CallRecords
+    from voice.services import KnowledgeVocabulary, VoiceServices
+    from voice.vocabulary import Segmenter
 
     recogniser = load_speech(settings)
     cores = settings.asr_workers or os.cpu_count() or 1

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from accounts.roles import Account
 from knowledge_base.diff import FieldDiff, changed_fields, diff_entries
-from knowledge_base.entry import Entry, Status, as_utc, utcnow
+from knowledge_base.entry import Entry, Status
+from ground.clock import as_utc, utcnow
 from knowledge_base.hints import Hint, entry_hints
 from knowledge_base.io import entry_from_record, entry_problems, entry_to_record
 from knowledge_base.store import OPEN_CHANGE_STATUSES, KnowledgeStore, VersionWriter

@@ -10,7 +10,8 @@ from datetime import datetime
 from difflib import SequenceMatcher
 from typing import Any
 
-from knowledge_base.entry import Entry, as_utc
+from knowledge_base.entry import Entry
+from ground.clock import as_utc
 
 # The fields a reviewer cares about, in the order the console shows them; bookkeeping (version, who,
 # when) is left out because every save changes it.

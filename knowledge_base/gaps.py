@@ -29,7 +29,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from knowledge_base.entry import as_utc, utcnow
+from ground.clock import as_utc, utcnow
 from knowledge_base.retrieval.embedding import QueryEmbedder
 from storage import audit
 from storage.database import Database

@@ -20,15 +20,15 @@ import re
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from knowledge_base.entry import Entry, RequestType, Status, as_utc
+from knowledge_base.entry import Entry, RequestType, Status
+from ground.clock import BEIJING, as_utc
 
-CHINA_TIME = timezone(timedelta(hours=8), "UTC+08:00")
 ENTRY_SUFFIXES = (".jsonl", ".yaml", ".yml", ".xlsx")
 _UNSUPPORTED = "unsupported file type {suffix!r} (use .jsonl, .yaml, .yml or .xlsx; save an .xls or .csv from Excel as .xlsx)"
 FILE_DEFAULT_STATUS = Status.PUBLISHED
@@ -142,7 +142,7 @@ def _moment(value: Any, key: str, report: Callable[[str], None]) -> datetime | N
     else:
         report(f"'{key}' must be an ISO 8601 date or time, not {_type_name(value)}")
         return None
-    return parsed.replace(tzinfo=CHINA_TIME) if parsed.tzinfo is None else parsed
+    return parsed.replace(tzinfo=BEIJING) if parsed.tzinfo is None else parsed
 
 
 def _choice(value: Any, key: str, kind: type, default, report: Callable[[str], None]):
@@ -519,7 +519,7 @@ def write_entries(entries: Iterable[Entry], path: str | Path) -> None:
     """Writes `entries` as JSONL, YAML or Excel (by extension); `read_entries` gives back equal entries."""
     path = Path(path)
     suffix = path.suffix.lower()
-    records = [entry_to_record(entry, tz=CHINA_TIME) for entry in entries]
+    records = [entry_to_record(entry, tz=BEIJING) for entry in entries]
     if suffix == ".xlsx":
         path.write_bytes(_xlsx_bytes(records))
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from knowledge_base.entry import utcnow
+from ground.clock import utcnow
 from knowledge_base.retrieval.embedding import QueryEmbedder
 from knowledge_base.retrieval.holder import IndexHolder
 from knowledge_base.retrieval.index import RetrievalIndex, RetrievalParams

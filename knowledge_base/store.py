@@ -15,7 +15,9 @@ import numpy as np
 from sqlalchemy import String, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from knowledge_base.entry import REGION_SEPARATOR, Entry, RequestType, Status, as_utc, utcnow
+from ground.regions import REGION_SEPARATOR
+from knowledge_base.entry import Entry, RequestType, Status
+from ground.clock import as_utc, utcnow
 from knowledge_base.io import InvalidEntry, entry_from_record, entry_problems, entry_to_record
 from storage import Database
 from storage.tables import CachedEmbedding, EntryChangeRow, EntryRow, EntryVersionRow, KbRevision

@@ -19,11 +19,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import Text, and_, cast, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
-from knowledge_base.entry import as_utc, utcnow
+from ground.clock import BEIJING, as_utc, utcnow
 from storage.database import Database
 from storage.tables import TurnRow
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,7 @@ def test_an_expired_session_is_401(server):
     from datetime import timedelta
 
     from accounts.store import AccountStore
-    from knowledge_base.entry import utcnow
+    from ground.clock import utcnow
     from storage.database import Database
 
     db = Database(f"sqlite:///{server.data_dir / 'frontdoor.db'}")

@@ -9,7 +9,8 @@ import pytest
 from accounts.roles import Account, Role
 from knowledge_base.changes import (ChangeDesk, ChangeOpen, ChangeStatus, EntryExists, InvalidChange,
                                     NotAuthor, OutsideRegion, OwnChange, Stale, WrongStatus)
-from knowledge_base.entry import Entry, Status, utcnow
+from knowledge_base.entry import Entry, Status
+from ground.clock import utcnow
 from knowledge_base.store import KnowledgeStore
 from storage.audit import AuditLog
 

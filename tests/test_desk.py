@@ -8,7 +8,7 @@ import pytest
 from desk.categories import Category
 from desk.classification import CodeTable, TicketClassifier
 from desk.tickets import TicketConflict, TicketDesk, TicketDraft, TicketNotFound, TicketStatus
-from knowledge_base.entry import utcnow
+from ground.clock import utcnow
 
 
 def draft(**overrides) -> TicketDraft:

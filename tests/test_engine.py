@@ -134,7 +134,7 @@ def test_a_session_starts_afresh_after_long_silence(seed_knowledge, db):
     engine = make_engine(seed_knowledge, db, Policy())
     if say(engine, "s8", "黄码").kind is not Kind.CLARIFY:
         pytest.skip("the engine answered outright; nothing to choose")
-    from knowledge_base.entry import utcnow
+    from ground.clock import utcnow
 
     later = engine.handle(Turn(session="s8", channel=Channel.CHAT, text="1", region=NANJING, at=utcnow() + timedelta(hours=2)))
     assert later.reason != "chosen"

@@ -16,7 +16,8 @@ from assistant.rules import load_rules
 from assistant.tryout import Tryout
 from assistant.turn import Channel, Kind
 from desk.tickets import TicketDesk
-from knowledge_base.entry import Entry, Status, utcnow
+from knowledge_base.entry import Entry, Status
+from ground.clock import utcnow
 from storage.tables import ConversationRow, TicketRow, TurnRow
 
 NANJING = "江苏省/南京市"

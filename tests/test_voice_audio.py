@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from api.voice.audio import (
+from voice.audio import (
     SUPPORTED_RATES,
     Audio,
     AudioError,

@@ -119,7 +119,7 @@ def test_a_key_at_the_greeting_reaches_a_person_at_once(voice_server):
 
 @pytest.mark.parametrize("encoding", ["mulaw", "alaw"])
 def test_g711_audio_is_recognised(voice_server, encoding):
-    from api.voice.audio import encode_alaw, encode_mulaw
+    from voice.audio import encode_alaw, encode_mulaw
 
     pcm, _ = read_pcm(WUHAN)
     encoded = encode_mulaw(pcm) if encoding == "mulaw" else encode_alaw(pcm)

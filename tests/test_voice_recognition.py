@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.voice.listener import Heard, Listener, Listening, Partial, SpeechStarted
+from voice.listener import Heard, Listener, Listening, Partial, SpeechStarted
 from conftest import SPOKEN
 from ivr_client import read_pcm
 from models.asr import Reading, Recognition, _Alternative, _combine, plain_text
@@ -23,7 +23,7 @@ def recogniser(provisioned):
 
 @pytest.fixture(scope="module")
 def segmenter():
-    from models.vocabulary import Segmenter
+    from voice.vocabulary import Segmenter
 
     return Segmenter()
 
@@ -93,7 +93,7 @@ def test_an_utterance_cut_off_by_a_hang_up_is_still_recognised(recogniser):
 
 
 def test_the_vocabulary_bias_rewards_the_knowledge_bases_own_words_more_than_common_ones(segmenter):
-    from models.vocabulary import VocabularyBias
+    from voice.vocabulary import VocabularyBias
 
     bias = VocabularyBias.from_texts(["核酸检测结果多久出来", "集中隔离期间可以点外卖吗", "健康码变黄了怎么办"] * 3, segmenter)
     assert bias.bonus("核酸检测") > 0 and bias.bonus("隔离") > 0
@@ -103,7 +103,7 @@ def test_the_vocabulary_bias_rewards_the_knowledge_bases_own_words_more_than_com
 
 
 def test_the_bias_re_ranks_homophones_but_not_against_clear_acoustics(segmenter):
-    from models.vocabulary import VocabularyBias
+    from voice.vocabulary import VocabularyBias
 
     bias = VocabularyBias.from_texts(["核酸检测去哪里做", "核酸检测要多少钱"] * 3, segmenter)
     close = [[_Alternative("合算检测去哪里做", 100.0), _Alternative("核酸检测去哪里做", 99.5)]]
@@ -123,7 +123,7 @@ def test_readings_of_an_utterance_cut_into_segments_join_up():
 # ---- the IVR dialogue over the real engine and the seed knowledge ---------------------------------
 @pytest.fixture
 def dialogue(seed_engine):
-    from api.voice.dialogue import IvrDialogue
+    from voice.dialogue import IvrDialogue
 
     return IvrDialogue(seed_engine, "call-1", caller="13800000000", region="江苏省/南京市", reprompts=1)
 
@@ -148,7 +148,7 @@ def heard(text: str, confidence: float = 0.9) -> Recognition:
 
 
 def test_an_emergency_is_said_at_once_and_one_key_transfers_to_it(dialogue):
-    from api.voice.dialogue import Decided, Say, Transfer
+    from voice.dialogue import Decided, Say, Transfer
 
     actions = dialogue.heard(heard("我家着火了，快来人"))
     assert isinstance(actions[0], Decided) and actions[0].decision.redirect_to == "119"
@@ -159,7 +159,7 @@ def test_an_emergency_is_said_at_once_and_one_key_transfers_to_it(dialogue):
 
 
 def test_noise_is_reprompted_then_the_caller_goes_to_a_seat(dialogue):
-    from api.voice.dialogue import Say, Transfer
+    from voice.dialogue import Say, Transfer
 
     (reprompt,) = dialogue.heard(heard(""))
     assert isinstance(reprompt, Say) and reprompt.purpose == "reprompt" and "没有听清" in reprompt.text
@@ -169,7 +169,7 @@ def test_noise_is_reprompted_then_the_caller_goes_to_a_seat(dialogue):
 
 
 def test_keys_that_mean_nothing_here_say_so_and_repeat_the_prompt(dialogue):
-    from api.voice.dialogue import Say
+    from voice.dialogue import Say
 
     greeting = dialogue.start()[0]
     invalid, again = dialogue.key("7")

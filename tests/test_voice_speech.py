@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from api.voice.speech import (EspeakSynthesiser, SynthesisError, load_synthesiser, number_words,
+from voice.speech import (EspeakSynthesiser, SynthesisError, load_synthesiser, number_words,
                               speakable_pinyin, to_ssml)
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,

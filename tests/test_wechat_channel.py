@@ -115,7 +115,7 @@ def test_the_reply_window_allows_five_messages_within_48_hours(db):
     from datetime import timedelta
 
     from api.wechat.ledger import WeChatLedger
-    from knowledge_base.entry import utcnow
+    from ground.clock import utcnow
 
     ledger, now = WeChatLedger(db), utcnow()
     assert not ledger.take_reply("oNever", now)  # never wrote: nothing may be sent

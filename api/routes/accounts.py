@@ -21,7 +21,7 @@ from api.errors import ApiError, error_body
 from api.services import get_services
 from desk.categories import CodeTableError, parse_code_table
 from desk.classification import CodeTable
-from knowledge_base.entry import utcnow
+from ground.clock import utcnow
 
 router = APIRouter(tags=["accounts"])
 

@@ -19,11 +19,11 @@ from accounts.roles import Role
 from api.auth import PUBLIC, allow
 from api.errors import ApiError
 from api.routes.chat import SESSION_PATTERN
-from api.voice.audio import AudioError, Encoding
-from api.voice.call import Event, Recognised, StopPlayback, VoiceCall
-from api.voice.dialogue import Decided, Hangup, Say, Transfer
-from api.voice.listener import Partial
-from api.voice.services import VoiceServices
+from voice.audio import AudioError, Encoding
+from voice.call import Event, Recognised, StopPlayback, VoiceCall
+from voice.dialogue import Decided, Hangup, Say, Transfer
+from voice.listener import Partial
+from voice.services import VoiceServices
 from api.voice.vosk_protocol import ProtocolError, VoskSession, parse_text_message
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def _start_call(voice: VoiceServices, text: str) -> VoiceCall:
 def ivr_message(event: Event) -> dict | None:
     """An event of the call as the IVR protocol's JSON."""
     if isinstance(event, Say):
-        from api.voice.speech import to_ssml
+        from voice.speech import to_ssml
 
         return {"type": "prompt", "purpose": event.purpose, "text": event.text, "ssml": to_ssml(event.text),
                 "barge_in": event.barge_in}

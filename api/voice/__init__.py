@@ -1,1 +1,2 @@
-"""The voice channel: telephony audio in, the engine's decisions spoken back (IVR, vosk protocol, AudioSocket)."""
+"""The phone line's protocol adapters: Asterisk AudioSocket and vosk-server's protocol (the IVR WebSocket
+is api/routes/voice.py). What lies below any protocol (audio, listening, the dialogue, the call) is voice/."""

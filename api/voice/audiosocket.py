@@ -25,10 +25,10 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from api.voice.call import Event, Recognised, StopPlayback, VoiceCall
-from api.voice.dialogue import KEYS, Decided, Hangup, Say, Transfer
-from api.voice.services import VoiceServices
-from api.voice.speech import Synthesiser, SynthesisError
+from voice.call import Event, Recognised, StopPlayback, VoiceCall
+from voice.dialogue import KEYS, Decided, Hangup, Say, Transfer
+from voice.services import VoiceServices
+from voice.speech import Synthesiser, SynthesisError
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from api.voice.audio import AudioError, check_rate
+from voice.audio import AudioError, check_rate
 from models.asr import SpeechRecogniser
 
 MAX_PHRASES = 5000

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from assistant.engine import Engine
 from assistant.turn import Channel, Decision, Kind, Turn
-from knowledge_base.entry import utcnow
+from ground.clock import utcnow
 
 from .client import CustomerServiceClient, ReplyLimitReached, ReplyWindowClosed, WeChatApiError
 from .crypto import WeChatCrypto

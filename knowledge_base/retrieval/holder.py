@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from knowledge_base.entry import as_utc, utcnow
+from ground.clock import as_utc, utcnow
 from knowledge_base.retrieval.index import RetrievalIndex
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,9 @@ from datetime import datetime
 
 import numpy as np
 
-from knowledge_base.entry import Entry, as_utc, region_covers, region_depth, utcnow
+from knowledge_base.entry import Entry
+from ground.clock import as_utc, utcnow
+from ground.regions import region_covers, region_depth
 from knowledge_base.retrieval.confidence import Calibrator, ranking_features, threshold_for_precision
 from knowledge_base.retrieval.dense import DenseIndex
 from knowledge_base.retrieval.embedding import QueryEmbedder, VectorCache, embed_with_cache

@@ -11,10 +11,10 @@ import asyncio
 import math
 from dataclasses import dataclass
 
-from api.voice.audio import Encoding, PcmDecoder, check_rate
-from api.voice.dialogue import Action, Decided, Hangup, IvrDialogue, Say, Transfer
-from api.voice.listener import Heard, Listener, Partial, SpeechStarted
-from api.voice.services import VoiceServices
+from voice.audio import Encoding, PcmDecoder, check_rate
+from voice.dialogue import Action, Decided, Hangup, IvrDialogue, Say, Transfer
+from voice.listener import Heard, Listener, Partial, SpeechStarted
+from voice.services import VoiceServices
 
 CHARACTERS_PER_SECOND = 3.0  # how fast a synthesiser reads Mandarin (espeak-ng: 3.1), to guess when a prompt ends
 

@@ -6,13 +6,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from api.voice.listener import Listening
-from api.voice.records import CallRecords
+from voice.listener import Listening
+from voice.records import CallRecords
 from assistant.engine import Engine
 from knowledge_base.entry import Entry
 from knowledge_base.service import KnowledgeBase
 from models.asr import SpeechRecogniser
-from models.vocabulary import Segmenter, VocabularyBias
+from voice.vocabulary import Segmenter, VocabularyBias
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class VoiceServices:
     no_input_seconds: float = 6.0
     reprompts: int = 2
     idle_seconds: float = 30.0
-    synthesiser: object | None = None          # api.voice.speech.Synthesiser, for adapters that send audio
+    synthesiser: object | None = None          # voice.speech.Synthesiser, for adapters that send audio
     max_calls: int = 20                        # calls this worker takes at once; more are turned away
     active_calls: int = field(default=0, init=False)
 

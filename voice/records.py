@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from knowledge_base.entry import utcnow
+from ground.clock import utcnow
 from storage.database import Database
 from storage.tables import VoiceCallRow
 
