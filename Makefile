@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install models run test bench clean
+.PHONY: install models run test quick bench clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ test: models
 	@command -v espeak-ng >/dev/null || echo "make test: espeak-ng is missing: the voice service tests skip (and fail under CI=true);" \
 		"install it with: sudo DEBIAN_FRONTEND=noninteractive apt-get install -y espeak-ng" >&2
 	$(BIN)/python -m pytest
+
+# The quick loop while iterating: every test that needs neither the real models, a served process nor a browser.
+quick: install
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: models
 	$(BIN)/python -m bench.retrieval

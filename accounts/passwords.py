@@ -8,12 +8,16 @@ from __future__ import annotations
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ground.errors import DomainError, ErrorKind
+
 MIN_LENGTH = 10
 MAX_LENGTH = 1024  # hashing a megabyte of "password" is a denial of service, not a password
 
 
-class PasswordRejected(ValueError):
+class PasswordRejected(DomainError, ValueError):
     """A new password that may not be used; the message says why and what would do."""
+
+    code, kind = "weak_password", ErrorKind.INVALID
 
 
 def check_password(password: str) -> None:

@@ -21,6 +21,7 @@ from accounts.passwords import Passwords
 from accounts.roles import Account, Role
 from ground.regions import REGION_SEPARATOR
 from ground.clock import utcnow
+from ground.errors import DomainError, ErrorKind
 from storage.audit import record
 from storage.database import Database
 from storage.tables import AccountRow, AccountSessionRow, AuditEventRow
@@ -33,23 +34,24 @@ LOGIN_FAILED = "auth.login_failed"
 _FAILURES_RESET_BY = ("auth.login", "account.password")
 
 
-class AccountProblem(ValueError):
+class AccountProblem(DomainError, ValueError):
     """A request about accounts that cannot be done as asked; `code` names the problem for the API."""
 
-    code = "invalid_account"
-    status = 400
+    code, kind = "invalid_account", ErrorKind.INVALID
 
 
 class AccountExists(AccountProblem):
-    code, status = "account_exists", 409
+    code, kind = "account_exists", ErrorKind.CONFLICT
 
 
 class AccountNotFound(AccountProblem):
-    code, status = "account_not_found", 404
+    code, kind = "account_not_found", ErrorKind.NOT_FOUND
 
 
-class LockedOut(Exception):
+class LockedOut(DomainError):
     """Too many failed sign-ins for one username in a short time; try again at `retry_at`."""
+
+    code, kind = "locked_out", ErrorKind.TOO_MANY
 
     def __init__(self, username: str, retry_at: datetime) -> None:
         super().__init__(f"Too many failed sign-ins for {username!r}; try again after {retry_at.isoformat(timespec='seconds')}, "

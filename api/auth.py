@@ -17,7 +17,7 @@ from fastapi.requests import HTTPConnection
 from starlette.concurrency import run_in_threadpool
 
 from accounts.roles import Account, Role
-from api.errors import ApiError
+from ground.errors import DomainError, ErrorKind
 
 SESSION_COOKIE = "frontdoor_session"
 
@@ -48,11 +48,12 @@ class Access:
         if token:
             account = await run_in_threadpool(connection.app.state.services.accounts.resolve, token)
         if account is None:
-            raise ApiError(401, "unauthorized", "Sign in first (POST /v1/auth/login), or send "
-                                                "'Authorization: Bearer <token>'; a session that has expired needs a new sign-in.")
+            raise DomainError("Sign in first (POST /v1/auth/login), or send 'Authorization: Bearer <token>'; "
+                              "a session that has expired needs a new sign-in.", code="unauthorized", kind=ErrorKind.UNAUTHORIZED)
         if account.role not in self.roles:
             allowed = ", ".join(role.value for role in self.roles)
-            raise ApiError(403, "forbidden", f"This needs the role {allowed}; your account {account.username!r} is {account.role.value}.")
+            raise DomainError(f"This needs the role {allowed}; your account {account.username!r} is {account.role.value}.",
+                              code="forbidden", kind=ErrorKind.FORBIDDEN)
         connection.state.account = account
         return account
 

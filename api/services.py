@@ -11,7 +11,6 @@ from api.wechat.channel import WeChatChannel
 from assistant.engine import Engine
 from assistant.tryout import Tryout
 from desk.tickets import TicketDesk
-from frontdoor.settings import Settings
 from knowledge_base.changes import ChangeDesk
 from knowledge_base.follower import PublishFollower
 from knowledge_base.gaps import GapQueue
@@ -22,7 +21,6 @@ from storage.database import Database
 
 @dataclass
 class Services:
-    settings: Settings
     db: Database
     knowledge: KnowledgeBase
     engine: Engine
@@ -35,6 +33,7 @@ class Services:
     voice: VoiceServices | None = None
     tryout: Tryout | None = None  # "try it" (POST /v1/try): remembers the indexes it derived for drafts
     follower: PublishFollower | None = None  # keeps the index at the published revision (knowledge_base/follower.py)
+    cookie_secure: bool = False  # the sign-in cookie goes over HTTPS only
 
 
 def get_services(request: Request) -> Services:

@@ -9,7 +9,7 @@ The decision of one turn, in order:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -18,10 +18,10 @@ from assistant.policy import Policy
 from assistant.rules import Rules
 from assistant.speakable import speakable
 from assistant.turn import Channel, Choice, Decision, Kind, Scored, Turn
+from desk.classification import Classify, classify_by_top_entry
 from desk.tickets import TicketDesk, TicketDraft
-from ground.clock import BEIJING
+from ground.clock import BEIJING, as_utc, utcnow
 from knowledge_base.entry import Entry
-from ground.clock import as_utc, utcnow
 from knowledge_base.retrieval.index import Candidate, RetrievalIndex, SearchResult
 from knowledge_base.service import KnowledgeBase
 
@@ -32,23 +32,11 @@ _NUMBER_WORDS = {"0": "零", "1": "一", "2": "二", "3": "三", "4": "四", "5"
 
 
 @dataclass(frozen=True)
-class Classification:
-    code: str | None
-    name: str | None
-    score: float | None
-    source: str
-
-
-@dataclass(frozen=True)
 class Verdict:
     kind: Kind                    # ANSWER, CLARIFY or HANDOFF
     confidence: float
     candidates: list[Candidate]   # the usable ones, best first
     offered: list[Candidate]      # the answer, or the choices of a clarification
-
-
-# text → classification of a handoff ticket (the desk's trained classifier, or a fallback)
-Classify = Callable[[str, Sequence[Entry]], Classification]
 
 
 def _readings(said: str, turn: Turn, extra: int = 7) -> list[tuple[str, float]]:
@@ -59,12 +47,6 @@ def _readings(said: str, turn: Turn, extra: int = 7) -> list[tuple[str, float]]:
     first = next((h.confidence for h in turn.hypotheses if h.text == said), 1.0)
     others = [(h.text, h.confidence) for h in turn.hypotheses if h.text and h.text != said]
     return [(said, first)] + others[:extra]
-
-
-def classify_by_top_entry(text: str, candidates: Sequence[Entry]) -> Classification:
-    """With no classifier and no code table: the category of the closest entry, if any."""
-    top = next((e for e in candidates if e.category), None)
-    return Classification(top.category if top else None, None, None, "nearest_entry" if top else "none")
 
 
 class Engine:

@@ -25,7 +25,7 @@ from assistant.turn import Channel, Decision
 from knowledge_base.entry import Entry, Status
 from ground.clock import as_utc, utcnow
 from ground.regions import region_covers
-from knowledge_base.io import entry_to_record
+from knowledge_base.records import entry_to_record
 from knowledge_base.retrieval.embedding import QueryEmbedder
 from knowledge_base.retrieval.index import RetrievalIndex
 

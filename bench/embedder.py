@@ -12,7 +12,7 @@ Variants ("Nt" = torch threads; the process default is what `Embedder.load` sets
   old ST encode            sentence-transformers `encode`, the path every batch took before
   HF direct fp32           transformers' BertModel + our mean pooling under inference_mode, fast tokenizer
   HF direct int8 …         the same after torch.ao quantize_dynamic (qint8) of every Linear / of attention's
-  lean fp32 / lean bf16    `_FastBert`: fused QKV and GELU, oneDNN-prepacked weights (float32 / bfloat16)
+  lean fp32 / lean bf16    `FastBert`: fused QKV and GELU, oneDNN-prepacked weights (float32 / bfloat16)
   product fast path        `Embedder.embed_queries` now: lean bf16 on its own 1-thread workers, cache off
                            (at batch 32 it takes the old path, on the process's threads)
   product cache hit        the same question again with the query cache on
@@ -67,7 +67,8 @@ def main() -> int:
 
     import torch
 
-    from models.embedder import Embedder, _FastBert, _supported_parts
+    from models.bert_fast import FastBert, supported_parts
+    from models.embedder import Embedder
 
     warnings.filterwarnings("ignore")
     embedder = Embedder.load(args.model, query_cache_size=0)
@@ -77,7 +78,7 @@ def main() -> int:
     prefix = embedder.query_prefix
     process_threads = torch.get_num_threads()
     hf = model[0].auto_model.eval()
-    _, tokenizer, pad_id = _supported_parts(model)
+    _, tokenizer, pad_id = supported_parts(model)
     varied, typical = sentences()
     typical = typical[: args.queries]
 
@@ -103,7 +104,7 @@ def main() -> int:
                 return pooled(module(input_ids=ids, attention_mask=mask).last_hidden_state, mask)
         return run
 
-    def lean(encoder: _FastBert) -> Callable[[list[str]], np.ndarray]:
+    def lean(encoder: FastBert) -> Callable[[list[str]], np.ndarray]:
         def run(texts: list[str]) -> np.ndarray:
             ids, mask = tensors(texts)
             with torch.inference_mode():
@@ -116,7 +117,7 @@ def main() -> int:
     attention = {name: torch.ao.quantization.per_channel_dynamic_qconfig for name, module in hf.named_modules()
                  if isinstance(module, torch.nn.Linear) and ".attention." in name}
     int8_attention = quantize(copy.deepcopy(hf, memo={id(word): word}), attention, dtype=torch.qint8)
-    lean_fp32, lean_bf16 = _FastBert(hf, precision="float32"), _FastBert(hf, precision="bfloat16")
+    lean_fp32, lean_bf16 = FastBert(hf, precision="float32"), FastBert(hf, precision="bfloat16")
 
     def old(texts: list[str]) -> np.ndarray:
         return embedder._encode_batch([prefix + text for text in texts])

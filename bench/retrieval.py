@@ -22,7 +22,7 @@ from evaluation.metrics import Outcome, summary
 from evaluation.packs import read_queries
 from evaluation.retrieval import evaluate_retrieval
 from frontdoor.cli import stage_progress
-from frontdoor.components import load_embedder
+from frontdoor.components import engine_factory, load_embedder
 from frontdoor.settings import Settings
 from knowledge_base.io import read_entries
 
@@ -64,7 +64,7 @@ def main() -> int:
         pack = kb_path.name.removesuffix(".kb.jsonl")
         queries_path = args.packs / f"{pack}.queries.jsonl"
         started = time.perf_counter()
-        product = evaluate_retrieval(kb_path, queries_path, embedder, progress=stage_progress())
+        product = evaluate_retrieval(kb_path, queries_path, embedder, engine_factory(Settings()), progress=stage_progress())
         seconds = time.perf_counter() - started
         rows.append((pack, "frontdoor", product, seconds))
         for name, figures in anchors(kb_path, queries_path, embedder).items():

@@ -34,7 +34,7 @@ from evaluation.metrics import Outcome, summary
 from evaluation.packs import read_queries
 from knowledge_base.io import read_entries
 from knowledge_base.retrieval.confidence import threshold_for_precision
-from knowledge_base.retrieval.verification import (
+from bench.verification import (
     Combiner, PairSet, Ranked, pairs_from_knowledge, pairs_from_labels, verify)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,7 +139,7 @@ def fit_pairs(ranked: list[Ranked], titles: dict[str, str], k: int, max_pairs: i
 
 
 def train(pairs, labels, args, tag: str):
-    from models.pair_verifier import PairVerifier
+    from bench.pair_verifier import PairVerifier
 
     verifier = PairVerifier.from_encoder(E5, layers=args.layers, max_length=96, seed=args.seed)
     log(f"{tag}: training on {len(pairs)} pairs ({int(labels.sum())} positive), {args.layers} layers")
@@ -196,7 +196,7 @@ def _verifier_only(calib_ranked, calib_logits) -> Combiner:
 
 # ---- speed ------------------------------------------------------------------------------------------
 def speed(texts: list[str]) -> dict:
-    from models.pair_verifier import PairVerifier
+    from bench.pair_verifier import PairVerifier
 
     out = {}
     pairs = [(a, b) for a, b in zip(texts[:64], texts[64:128])]

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ground.errors import DomainError, ErrorKind
+
 import numpy as np
 
 LEVEL_CODE_PREFIX = "L1"
@@ -48,8 +50,10 @@ class Category:
         return PATH_SEPARATOR.join(self.path)
 
 
-class CodeTableError(ValueError):
+class CodeTableError(DomainError, ValueError):
     """A code table that cannot be imported; `problems` lists (line, message) for everything wrong, in order."""
+
+    code, kind = "bad_code_table", ErrorKind.INVALID
 
     def __init__(self, path: str | Path, problems: Iterable[tuple[int, str]]) -> None:
         self.path = str(path)

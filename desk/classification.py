@@ -7,12 +7,12 @@ In order of preference: the classifier trained on the hotline's labelled tickets
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, select
 
-from assistant.engine import Classification, classify_by_top_entry
 from desk.categories import Category, CategoryMatcher
 from knowledge_base.entry import Entry
 from ground.clock import utcnow
@@ -22,6 +22,24 @@ from storage.database import Database
 from storage.tables import CategoryCodeRow
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Classification:
+    code: str | None
+    name: str | None
+    score: float | None
+    source: str
+
+
+# text → classification of a handoff ticket (the desk's trained classifier, or a fallback)
+Classify = Callable[[str, Sequence[Entry]], Classification]
+
+
+def classify_by_top_entry(text: str, candidates: Sequence[Entry]) -> Classification:
+    """With no classifier and no code table: the category of the closest entry, if any."""
+    top = next((e for e in candidates if e.category), None)
+    return Classification(top.category if top else None, None, None, "nearest_entry" if top else "none")
 
 
 class CodeTable:

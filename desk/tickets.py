@@ -13,6 +13,7 @@ from sqlalchemy import case, select
 
 from ground.regions import REGION_SEPARATOR
 from ground.clock import BEIJING, as_utc, utcnow
+from ground.errors import DomainError, ErrorKind
 from storage.database import Database
 from storage.tables import TicketRow
 
@@ -26,12 +27,16 @@ class TicketStatus(str, enum.Enum):
     CLOSED = "closed"      # 办结
 
 
-class TicketNotFound(LookupError):
-    pass
+class TicketNotFound(DomainError, LookupError):
+    """No ticket has that number."""
+
+    code, kind = "ticket_not_found", ErrorKind.NOT_FOUND
 
 
-class TicketConflict(RuntimeError):
+class TicketConflict(DomainError, RuntimeError):
     """The ticket is not in a state that allows this (claimed by someone else, already closed, …)."""
+
+    code, kind = "ticket_conflict", ErrorKind.CONFLICT
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from evaluation.metrics import Outcome, decision_measures, summary
 from evaluation.packs import Query, read_queries
-from frontdoor.settings import Settings
 from knowledge_base.io import read_entries
 from knowledge_base.retrieval.embedding import QueryEmbedder
 from knowledge_base.retrieval.index import RetrievalParams
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.store import EmbeddingCache, KnowledgeStore
 from storage.database import Database
+
+if TYPE_CHECKING:
+    from assistant.engine import Engine
+
+# Builds the engine over a knowledge base with its rules and thresholds (the composition root's build_engine).
+EngineFactory = Callable[[Database, KnowledgeBase], "Engine"]
 
 ProgressFactory = Callable[[int, str], Callable[[int], None]]
 
@@ -23,8 +29,8 @@ def _silent(total: int, description: str) -> Callable[[int], None]:
     return lambda n: None
 
 
-def evaluate_retrieval(kb_path: Path, queries_path: Path, embedder: QueryEmbedder, *, channel: str = "chat",
-                       settings: Settings | None = None, params: RetrievalParams | None = None,
+def evaluate_retrieval(kb_path: Path, queries_path: Path, embedder: QueryEmbedder, build_engine: EngineFactory, *,
+                       channel: str = "chat", params: RetrievalParams | None = None,
                        progress: ProgressFactory = _silent) -> dict:
     """Loads the pack into an isolated temporary database and index (never the service's own) and
     returns the ranking measures and the engine's decisions on `channel`."""
@@ -39,19 +45,19 @@ def evaluate_retrieval(kb_path: Path, queries_path: Path, embedder: QueryEmbedde
             knowledge = KnowledgeBase(store, embedder, EmbeddingCache(db), params,
                                       progress=progress(sum(len(e.phrasings()) for e in entries), "indexing"))
             knowledge.index.refresh(force=True)
-            return evaluate_engine(knowledge, queries, channel=channel, settings=settings or Settings(), db=db,
+            return evaluate_engine(knowledge, queries, channel=channel, build_engine=build_engine, db=db,
                                    progress=progress)
         finally:
             db.dispose()
 
 
-def evaluate_engine(knowledge: KnowledgeBase, queries: Sequence[Query], *, channel: str, settings: Settings, db: Database,
+def evaluate_engine(knowledge: KnowledgeBase, queries: Sequence[Query], *, channel: str, build_engine: EngineFactory,
+                    db: Database,
                     progress: ProgressFactory = _silent) -> dict:
     """Every query as the first turn of a new conversation, decided by the engine's own rules and thresholds."""
     from assistant.turn import Channel
-    from frontdoor.components import build_engine
 
-    engine = build_engine(settings, db, knowledge)
+    engine = build_engine(db, knowledge)
     index = knowledge.index.current
     results = index.search_many([q.text for q in queries], k=10, progress=progress(len(queries), "querying"))
     outcomes, decisions = [], []

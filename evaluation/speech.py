@@ -22,7 +22,6 @@ from voice.audio import Audio, AudioError, read_wav, to_rate
 from voice.listener import FRAME_MS, Heard, Listener, Listening
 from evaluation.metrics import decision_measures
 from evaluation.packs import read_json_lines
-from frontdoor.settings import Settings
 from knowledge_base.entry import Entry, Status
 from models.asr import SAMPLE_RATES, Reading, Recognition, SpeechRecogniser, join, plain_text, with_variants
 
@@ -249,15 +248,13 @@ def bias_texts(entries: Sequence[Entry]) -> list[str]:
     return entry_texts([e for e in entries if e.status is Status.PUBLISHED])
 
 
-def knowledge_bias(entries: Sequence[Entry], settings: Settings):
-    """The entries' vocabulary bias, or None when the settings turn the bias off."""
-    if settings.asr_bias_weight == 0:
+def knowledge_bias(entries: Sequence[Entry], *, weight: float, terms: Sequence[str] = ()):
+    """The entries' vocabulary bias (with the hotline's own `terms`), or None when its weight is 0 (turned off)."""
+    if weight == 0:
         return None
     from voice.vocabulary import Segmenter, VocabularyBias
 
-    from assistant.rules import load_rules
-
-    return VocabularyBias.from_texts(bias_texts(entries), Segmenter(), terms=load_rules(settings.rules_dir).terms)
+    return VocabularyBias.from_texts(bias_texts(entries), Segmenter(), terms=tuple(terms))
 
 
 # --- eval asr ---------------------------------------------------------------------------------------------------
@@ -415,16 +412,16 @@ def spoken_figures(asked: Sequence[Asked], rate: int) -> dict:
 
 
 def evaluate_spoken(kb_path: Path, questions: Sequence[SpokenQuestion], embedder, recogniser: SpeechRecogniser, *,
-                    settings: Settings, rate: int = 8000, progress: ProgressFactory = _silent) -> dict:
+                    build_engine: Callable, listening: Listening, bias_weight: float, terms: Sequence[str] = (),
+                    rate: int = 8000, progress: ProgressFactory = _silent) -> dict:
     """Each spoken question (`read_spoken_questions`) heard as on a phone call and decided by the engine over
     the pack in a throw-away store, next to the same question typed on the voice channel."""
-    from frontdoor.components import build_engine, listening
     from knowledge_base.io import read_entries
 
     entries = read_entries(Path(kb_path))
-    recognise = listening_recogniser(recogniser, knowledge_bias(entries, settings), listening(settings))
+    recognise = listening_recogniser(recogniser, knowledge_bias(entries, weight=bias_weight, terms=terms), listening)
     with throwaway_knowledge(entries, Path(kb_path), embedder, progress) as (db, knowledge):
-        engine = build_engine(settings, db, knowledge)
+        engine = build_engine(db, knowledge)
         index = knowledge.index.current
         advance = progress(len(questions), "asking")
         asked = []

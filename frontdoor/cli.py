@@ -38,12 +38,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers > 1:
         # The supervisor kills a worker that does not answer its ping in time; loading the models and building
         # the index keep a busy machine's workers from answering within uvicorn's default 5 s.
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=args.workers,
+        uvicorn.run("frontdoor.components:web_app", factory=True, host=host, port=port, workers=args.workers,
                     timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
     else:
-        from api.app import create_app
+        from frontdoor.components import web_app
 
-        uvicorn.run(create_app(settings), host=host, port=port)
+        uvicorn.run(web_app(settings), host=host, port=port)
     return 0
 
 
@@ -109,18 +109,18 @@ def cmd_kb_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval_retrieval(args: argparse.Namespace, settings: Settings) -> int:
     from evaluation.retrieval import evaluate_retrieval
-    from frontdoor.components import load_embedder
+    from frontdoor.components import engine_factory, load_embedder
 
     embedder = load_embedder(settings)
-    figures = evaluate_retrieval(Path(args.kb), Path(args.queries), embedder, channel=args.channel, settings=settings,
-                                 progress=stage_progress())
+    figures = evaluate_retrieval(Path(args.kb), Path(args.queries), embedder, engine_factory(settings),
+                                 channel=args.channel, progress=stage_progress())
     print(json.dumps(figures, ensure_ascii=False))
     return 0
 
 
 def cmd_eval_asr(args: argparse.Namespace, settings: Settings) -> int:
     from evaluation.speech import evaluate_asr, knowledge_bias, listening_recogniser, plain_recogniser, read_transcripts
-    from frontdoor.components import listening, load_speech
+    from frontdoor.components import hotline_terms, listening, load_speech
 
     utterances = read_transcripts(Path(args.dir))
     recogniser = load_speech(settings)
@@ -131,7 +131,8 @@ def cmd_eval_asr(args: argparse.Namespace, settings: Settings) -> int:
         from knowledge_base.seed import read_seed_entries
 
         entries = read_entries(Path(args.kb)) if args.kb else read_seed_entries()
-        recognise, mode = listening_recogniser(recogniser, knowledge_bias(entries, settings), listening(settings)), "frontdoor"
+        recognise, mode = listening_recogniser(recogniser, knowledge_bias(entries, weight=settings.asr_bias_weight,
+                                                                       terms=hotline_terms(settings)), listening(settings)), "frontdoor"
     report = (lambda line: print(json.dumps(line, ensure_ascii=False), flush=True)) if args.verbose or args.each else None
     figures = evaluate_asr(utterances, recognise, rate=args.rate, mode=mode, report=report, progress=stage_progress())
     print(json.dumps(figures, ensure_ascii=False))
@@ -140,11 +141,13 @@ def cmd_eval_asr(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval_spoken(args: argparse.Namespace, settings: Settings) -> int:
     from evaluation.speech import evaluate_spoken, read_spoken_questions
-    from frontdoor.components import load_embedder, load_speech
+    from frontdoor.components import engine_factory, hotline_terms, listening, load_embedder, load_speech
 
     questions = read_spoken_questions(Path(args.dir), args.rate)
     figures = evaluate_spoken(Path(args.kb), questions, load_embedder(settings), load_speech(settings),
-                              settings=settings, rate=args.rate, progress=stage_progress())
+                              build_engine=engine_factory(settings), listening=listening(settings),
+                              bias_weight=settings.asr_bias_weight, terms=hotline_terms(settings), rate=args.rate,
+                              progress=stage_progress())
     print(json.dumps(figures, ensure_ascii=False))
     return 0
 

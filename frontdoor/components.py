@@ -1,20 +1,30 @@
-"""Building the long-lived parts from settings: one place, used by the web app and by the command line."""
+"""The composition root: the one place that builds the long-lived parts from settings, for the web app
+(`web_app`, one `Worker` per process) and for the command line."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from voice.listener import Listening
+import httpx
+
 from frontdoor.settings import Settings
 from models.asr import SpeechRecogniser
 from models.embedder import Embedder
 from models.provision import ModelStore
 from storage.database import Database
+from voice.listener import Listening
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from accounts.store import AccountStore
-    from voice.services import VoiceServices
+    from api.services import Services
+    from api.wechat.channel import WeChatChannel
     from assistant.engine import Engine
+    from voice.services import VoiceServices
 
 E5_NAME = "multilingual-e5-small"
 
@@ -87,11 +97,11 @@ def build_engine(settings: Settings, db: Database, knowledge, embedder: Embedder
     """The conversation engine over a knowledge base, with the configured rules and per-channel precision.
     With an embedder, handoff tickets are filed by the trained classifier or the code table."""
     from assistant.conversations import ConversationStore
-    from assistant.engine import Engine, classify_by_top_entry
+    from assistant.engine import Engine
     from assistant.policy import Policy
     from assistant.rules import load_rules
     from assistant.turn import Channel
-    from desk.classification import CodeTable, TicketClassifier, load_classifier
+    from desk.classification import CodeTable, TicketClassifier, classify_by_top_entry, load_classifier
     from desk.tickets import TicketDesk
 
     classify = classify_by_top_entry
@@ -106,6 +116,18 @@ def build_engine(settings: Settings, db: Database, knowledge, embedder: Embedder
                   load_rules(settings.rules_dir), policy, classify)
 
 
+def engine_factory(settings: Settings) -> Callable[[Database, object], "Engine"]:
+    """build_engine with these settings, for the evaluations (which build their own throw-away knowledge base)."""
+    return lambda db, knowledge: build_engine(settings, db, knowledge)
+
+
+def hotline_terms(settings: Settings) -> tuple[str, ...]:
+    """The hotline's own words (assistant/rules/terms.yaml, or the configured rules folder's) for the recognition bias."""
+    from assistant.rules import load_rules
+
+    return load_rules(settings.rules_dir).terms
+
+
 def load_seed_code_table(db: Database) -> int | None:
     """A fresh install files tickets under the shipped sample code table until a province's is imported."""
     from desk.categories import read_code_table
@@ -116,3 +138,102 @@ def load_seed_code_table(db: Database) -> int | None:
     if table.all():
         return None
     return table.replace(read_code_table(category_table()), by="seed", source="seed")
+
+
+def wechat_channel(settings: Settings, db: Database, engine: "Engine", http: httpx.AsyncClient) -> "WeChatChannel | None":
+    """The WeChat channel when its token is configured (sending replies also needs the app id and secret)."""
+    from api.wechat import CustomerServiceClient, WeChatCrypto
+    from api.wechat.channel import WeChatChannel
+    from api.wechat.ledger import WeChatLedger
+
+    if not settings.wechat_token:
+        return None
+    crypto = None
+    if settings.wechat_encoding_aes_key:
+        crypto = WeChatCrypto(settings.wechat_encoding_aes_key, settings.wechat_appid or "")
+    client = CustomerServiceClient(settings.wechat_api_base, settings.wechat_appid or "", settings.wechat_secret or "", http)
+    return WeChatChannel(settings.wechat_token, engine, WeChatLedger(db), client, crypto, region=settings.wechat_region)
+
+
+def build_services(settings: Settings, http: httpx.AsyncClient, *, embedder: Embedder | None = None) -> "Services":
+    """Every service one worker's request handlers use, built from settings (blocking: loads the models,
+    migrates the database, builds the index). `embedder` replaces the configured one (tests use a small one)."""
+    from api.services import Services
+    from assistant.tryout import Tryout
+    from knowledge_base.changes import ChangeDesk
+    from knowledge_base.gaps import GapQueue
+    from knowledge_base.service import KnowledgeBase
+    from knowledge_base.store import EmbeddingCache, KnowledgeStore
+    from storage.audit import AuditLog
+
+    db = open_database(settings)
+    embedder = embedder or load_embedder(settings)
+    knowledge = KnowledgeBase(KnowledgeStore(db), embedder, EmbeddingCache(db))
+    if settings.seed_on_start:
+        knowledge.load_seed_if_empty()
+        load_seed_code_table(db)
+    knowledge.index.refresh(force=True)
+    engine = build_engine(settings, db, knowledge, embedder)
+    voice = build_voice(settings, db, knowledge, engine) if settings.voice else None
+    return Services(db=db, knowledge=knowledge, engine=engine, desk=engine.desk, accounts=account_store(settings, db),
+                    audit=AuditLog(db), changes=ChangeDesk(db, knowledge.store), gaps=GapQueue(db, embedder),
+                    wechat=wechat_channel(settings, db, engine, http), voice=voice, tryout=Tryout(engine, embedder),
+                    cookie_secure=settings.cookie_secure)
+
+
+class Worker:
+    """One worker process's long-lived parts: built when its app starts, released when it stops. Besides the
+    services, it runs the publish follower (knowledge_base/follower.py) and, when configured, the Asterisk
+    AudioSocket listener (api/voice/audiosocket.py)."""
+
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
+        self._settings = settings
+        self._embedder = embedder
+        self._stack = contextlib.AsyncExitStack()
+
+    async def start(self) -> "Services":
+        from knowledge_base.follower import PublishFollower
+
+        settings = self._settings
+        http = await self._stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
+        services = await asyncio.to_thread(build_services, settings, http, embedder=self._embedder)
+        self._stack.callback(services.db.dispose)
+        if services.voice is not None:
+            self._stack.callback(services.voice.close)
+            if settings.audiosocket_port:
+                await self._start_audiosocket(services.voice)
+        # Publishes reach this worker within seconds; the follower also applies due scheduled publishes.
+        services.follower = PublishFollower(services.knowledge, services.db, poll_seconds=settings.kb_poll_seconds,
+                                            publish_due=services.changes.publish_due)
+        following = asyncio.create_task(services.follower.run())
+
+        async def stop_following() -> None:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
+
+        self._stack.push_async_callback(stop_following)
+        return services
+
+    async def _start_audiosocket(self, voice: "VoiceServices") -> None:
+        from api.voice.audiosocket import AudioSocketServer
+        from voice.synthesis import load_synthesiser
+
+        synthesiser = await asyncio.to_thread(load_synthesiser, self._settings.synthesiser)
+        server = AudioSocketServer(voice, synthesiser, self._settings.audiosocket_host, self._settings.audiosocket_port)
+        await server.start()
+        self._stack.push_async_callback(server.stop)
+
+    async def stop(self) -> None:
+        await self._stack.aclose()
+
+
+def web_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> "FastAPI":
+    """The web app of one worker (uvicorn's factory: `frontdoor.components:web_app`)."""
+    from api.app import HttpLimits, create_app
+
+    settings = settings or Settings()
+    # httpx logs every request URL at INFO, and WeChat's URLs carry the app secret and access token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return create_app(Worker(settings, embedder=embedder),
+                      HttpLimits(max_body_bytes=settings.max_body_bytes, max_import_bytes=settings.max_import_bytes))

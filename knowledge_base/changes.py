@@ -27,8 +27,9 @@ from accounts.roles import Account
 from knowledge_base.diff import FieldDiff, changed_fields, diff_entries
 from knowledge_base.entry import Entry, Status
 from ground.clock import as_utc, utcnow
+from ground.errors import DomainError, ErrorKind
 from knowledge_base.hints import Hint, entry_hints
-from knowledge_base.io import entry_from_record, entry_problems, entry_to_record
+from knowledge_base.records import entry_from_record, entry_problems, entry_to_record
 from knowledge_base.store import OPEN_CHANGE_STATUSES, KnowledgeStore, VersionWriter
 from storage import Database
 from storage.audit import record
@@ -94,14 +95,14 @@ class Review:
 
 # -- errors: each says what was wrong and what to do ------------------------------------------------
 
-class ChangeError(Exception):
-    """Anything a change cannot do; `code` is what the API reports."""
+class ChangeError(DomainError):
+    """Anything a change cannot do; `code` is what the API reports, `kind` what sort of refusal it is."""
 
-    code = "change_refused"
+    code, kind = "change_refused", ErrorKind.CONFLICT
 
 
 class ChangeNotFound(ChangeError, LookupError):
-    code = "not_found"
+    code, kind = "change_not_found", ErrorKind.NOT_FOUND
 
     def __init__(self, change_id: int) -> None:
         self.change_id = change_id
@@ -109,7 +110,7 @@ class ChangeNotFound(ChangeError, LookupError):
 
 
 class EntryMissing(ChangeError, LookupError):
-    code = "not_found"
+    code, kind = "entry_not_found", ErrorKind.NOT_FOUND
 
     def __init__(self, entry_id: str) -> None:
         self.entry_id = entry_id
@@ -117,7 +118,7 @@ class EntryMissing(ChangeError, LookupError):
 
 
 class EntryExists(ChangeError):
-    code = "entry_exists"
+    code, kind = "entry_exists", ErrorKind.CONFLICT
 
     def __init__(self, entry_id: str) -> None:
         self.entry_id = entry_id
@@ -125,7 +126,11 @@ class EntryExists(ChangeError):
 
 
 class ChangeOpen(ChangeError):
-    code = "change_open"
+    code, kind = "change_open", ErrorKind.CONFLICT
+
+    @property
+    def details(self) -> list:
+        return [{"change_id": self.existing_id, "status": self.status}]
 
     def __init__(self, entry_id: str, existing_id: int, status: str) -> None:
         self.entry_id, self.existing_id, self.status = entry_id, existing_id, status
@@ -134,6 +139,8 @@ class ChangeOpen(ChangeError):
 
 
 class WrongStatus(ChangeError):
+    kind = ErrorKind.CONFLICT
+
     def __init__(self, change: Change, action: str, allowed: Sequence[ChangeStatus]) -> None:
         self.change, self.allowed = change, tuple(allowed)
         self.code = "not_draft" if self.allowed == (ChangeStatus.DRAFT,) else "wrong_status"
@@ -144,7 +151,7 @@ class WrongStatus(ChangeError):
 
 
 class NotAuthor(ChangeError):
-    code = "not_author"
+    code, kind = "not_author", ErrorKind.FORBIDDEN
 
     def __init__(self, change: Change, username: str, action: str) -> None:
         self.change = change
@@ -153,7 +160,7 @@ class NotAuthor(ChangeError):
 
 
 class OwnChange(ChangeError):
-    code = "own_change"
+    code, kind = "own_change", ErrorKind.FORBIDDEN
 
     def __init__(self, change: Change) -> None:
         self.change = change
@@ -161,7 +168,7 @@ class OwnChange(ChangeError):
 
 
 class OutsideRegion(ChangeError):
-    code = "outside_region"
+    code, kind = "outside_region", ErrorKind.FORBIDDEN
 
     def __init__(self, account: Account, entry_id: str, region: str) -> None:
         self.account, self.entry_id, self.region = account, entry_id, region
@@ -171,7 +178,11 @@ class OutsideRegion(ChangeError):
 
 
 class InvalidChange(ChangeError):
-    code = "invalid_entry"
+    code, kind = "invalid_entry", ErrorKind.INVALID
+
+    @property
+    def details(self) -> list:
+        return [{"where": "entry", "problem": problem} for problem in self.problems]
 
     def __init__(self, entry_id: str, problems: list[str]) -> None:
         self.entry_id, self.problems = entry_id, problems
@@ -179,7 +190,11 @@ class InvalidChange(ChangeError):
 
 
 class Stale(ChangeError):
-    code = "stale"
+    code, kind = "stale", ErrorKind.CONFLICT
+
+    @property
+    def details(self) -> list:
+        return [{"field": field} for field in self.fields]
 
     def __init__(self, change: Change, current: Entry | None, fields: list[str]) -> None:
         self.change, self.current, self.fields = change, current, fields
@@ -195,11 +210,15 @@ class Stale(ChangeError):
 
 
 class ImportRefused(ChangeError):
-    code = "invalid_import"
+    code, kind = "invalid_import", ErrorKind.INVALID
 
-    def __init__(self, problems: list[dict]) -> None:
+    @property
+    def details(self) -> list:
+        return self.problems
+
+    def __init__(self, problems: list[dict], message: str | None = None) -> None:
         self.problems = problems
-        super().__init__(f"{len(problems)} problem(s), nothing imported: "
+        super().__init__(message or f"{len(problems)} problem(s), nothing imported: "
                          + "; ".join(f"{p['entry_id']}: {p['message']}" for p in problems))
 
 

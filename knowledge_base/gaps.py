@@ -4,22 +4,13 @@ The conversation store writes one `GapRow` per such question and conversation (a
 low-confidence answer; assistant/conversations.py). Here they are grouped into clusters an editor can close in
 two clicks, with a new entry or with new sample questions for an existing one.
 
-Grouping is online leader clustering, run when the queue is read (never on a citizen's turn): each question not
-yet in a cluster joins the most similar open cluster when the similarity reaches `Similarity.join`, else it starts
-a new one. A cluster keeps its centroid as the running mean of its members' unit-length e5 query vectors,
-renormalised, and is labelled with the member closest to that centroid (among its new questions, its label and
-its recent distinct questions: what a pass has at hand without reading every member).
-
-Similarity is the larger of two readings of "the same question":
-- the cosine of the question's vector to the cluster's centroid (meaning), and
-- a pinyin similarity to the cluster's label and members (sound): the Jaccard overlap of the bigrams of toneless
-  pinyin syllables. The phone line's recogniser writes 新官 for 新冠, 合算 for 核酸, 黄马 for 黄码; such a reading
-  embeds far from what the caller meant, but sounds exactly like it.
+Grouping is online leader clustering on meaning and sound (knowledge_base/gap_clusters.py), run when the queue is
+read (never on a citizen's turn). A cluster is labelled with the member closest to its centroid (among its new
+questions, its label and its recent distinct questions: what a pass has at hand without reading every member).
 """
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,70 +21,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ground.clock import as_utc, utcnow
+from knowledge_base.gap_clusters import OpenCluster, Similarity, place, sound_bigrams, unit
 from knowledge_base.retrieval.embedding import QueryEmbedder
 from storage import audit
 from storage.database import Database
 from storage.tables import GapClusterRow, GapRow
 
-_WORD = re.compile(r"[0-9a-z]+")
-
 # A question's weight in the ranking decays with this time constant: exp(-age / 24 h).
 RECENCY = timedelta(hours=24)
 # Questions older than this weigh under 1e-6 and are left out of the ranking's sum.
 RANKING_HORIZON = timedelta(days=14)
-
-
-def syllables(text: str) -> list[str]:
-    """Toneless pinyin, one syllable per Chinese character; runs of Latin letters and digits as words;
-    punctuation and spaces dropped ("新官疫苗 ok?" → xin guan yi miao ok)."""
-    from pypinyin import lazy_pinyin
-
-    return [word for piece in lazy_pinyin(text.lower()) for word in _WORD.findall(piece)]
-
-
-def sound_bigrams(text: str) -> frozenset[tuple[str, ...]]:
-    """The bigrams of a text's syllables (the one syllable of a one-character text)."""
-    words = syllables(text)
-    if len(words) < 2:
-        return frozenset((w,) for w in words)
-    return frozenset(zip(words, words[1:]))
-
-
-def sound_similarity(a: frozenset, b: frozenset) -> float:
-    """Jaccard overlap of two texts' `sound_bigrams`: 1.0 for homophones (新官疫苗在哪打 / 新冠疫苗在哪打)."""
-    if not a or not b:
-        return 0.0
-    return len(a & b) / len(a | b)
-
-
-@dataclass(frozen=True)
-class Similarity:
-    """When a question belongs to a cluster: max(cosine to the centroid, pinyin similarity to its questions) ≥ `join`.
-
-    `join` was picked on tests/data/gap_needs.yaml, a labelled set written for it (15 needs, 73 questions, 14 of
-    them recogniser homophones; needs that share a subject: 核酸 where / price / report, 疫苗 where / booster),
-    clustering it in 20 shuffled orders (mixed clusters, needs left without a cluster of their own, clusters
-    beyond one per need, homophone readings not with their need's typed questions; per order):
-        join 0.92: 3.3 mixed, 0.75 hidden, 4.2 extra, 0.8 apart
-        join 0.93: 2.4 mixed, 0.35 hidden, 6.3 extra, 0.9 apart   ← chosen
-        join 0.94: 2.1 mixed, 0.15 hidden, 9.9 extra, 1.6 apart
-        join 0.93 by cosine alone: 3.8 mixed, 7.0 apart
-    - e5-small's query cosines overlap: paraphrases of one need 0.87 (5th percentile) to 0.94 (median), different
-      needs on one subject up to 0.97 (核酸检测在哪里做 / 在哪看核酸检测结果). No threshold separates them; a
-      wrong merge hides a need from the editors, a split only shows it twice, so `join` sits at the knee where
-      merges stop falling fast and splits start rising fast. The remaining merges are among the three 核酸 needs.
-    - the pinyin overlap of different needs stays at or below 0.40 (they share 怎么办, 多少钱, 在哪里); of a
-      homophone reading and its need's closest typed question it is 1.0 for 11 of 14, 0.67 for two and 0.5 for
-      one (合算点在哪 / 核酸检测点在哪: different words as well as a homophone). The same `join` on the sound
-      asks for the same words, heard alike: safe (社保卡 and 医保卡 questions differ by one syllable, 0.78, and are
-      not merged by sound), and enough, since a typed question in the same words is usually in the cluster.
-    """
-
-    join: float = 0.93
-    members_compared: int = 30  # by sound: the label and up to this many of a cluster's distinct questions
-
-    def __call__(self, cosine: float, sound: float) -> float:
-        return max(cosine, sound)
 
 
 @dataclass(frozen=True)
@@ -144,22 +81,6 @@ class GapClosed(ValueError):
         self.cluster_id, self.status = cluster_id, status
 
 
-@dataclass
-class _Open:
-    """An open cluster while clustering: its centroid and the sounds of its questions."""
-
-    id: int | None
-    centroid: np.ndarray
-    size: int
-    sounds: list[frozenset]
-    first_at: datetime
-    last_at: datetime
-    members: list[tuple[int, str, np.ndarray]] = field(default_factory=list)  # new members: gap id, text, vector
-    known_size: int = 0          # its size when read, to notice another worker's clustering
-    label: str = ""
-    texts: list[str] = field(default_factory=list)  # the label and recent distinct questions, when read
-
-
 class GapQueue:
     def __init__(self, db: Database, embedder: QueryEmbedder, similarity: Similarity | None = None, *,
                  batch: int = 500) -> None:
@@ -194,10 +115,10 @@ class GapQueue:
             clusters = self._open_clusters(s)
         vectors = self.embedder.embed_queries([text for _, text, _ in pending])
         for (gap_id, text, at), vector in zip(pending, vectors):
-            self._place(clusters, gap_id, text, as_utc(at), vector)
+            place(clusters, gap_id, text, as_utc(at), vector, self.similarity)
         return self._write(clusters)
 
-    def _open_clusters(self, s: Session) -> list[_Open]:
+    def _open_clusters(self, s: Session) -> list[OpenCluster]:
         rows = s.execute(select(GapClusterRow).where(GapClusterRow.status == "open").order_by(GapClusterRow.id)).scalars().all()
         texts: dict[int, list[str]] = defaultdict(list)
         if rows:
@@ -212,31 +133,13 @@ class GapQueue:
             if row.model_id == self.embedder.model_id:
                 centroid = np.frombuffer(row.centroid, dtype="<f4").astype(np.float32)
             else:  # another model's centroid: recomputed from the cluster's questions in this one
-                centroid = _unit(self.embedder.embed_queries(texts[row.id] or [row.label]).mean(axis=0))
+                centroid = unit(self.embedder.embed_queries(texts[row.id] or [row.label]).mean(axis=0))
             sounds = [sound_bigrams(t) for t in dict.fromkeys([row.label, *texts[row.id]])]
-            clusters.append(_Open(row.id, centroid, row.size, sounds, as_utc(row.first_at), as_utc(row.last_at),
+            clusters.append(OpenCluster(row.id, centroid, row.size, sounds, as_utc(row.first_at), as_utc(row.last_at),
                                   known_size=row.size, label=row.label, texts=distinct([row.label, *texts[row.id]])))
         return clusters
 
-    def _place(self, clusters: list[_Open], gap_id: int, text: str, at: datetime, vector: np.ndarray) -> None:
-        sound = sound_bigrams(text)
-        best, best_similarity = None, -1.0
-        for cluster in clusters:
-            heard = max((sound_similarity(sound, other) for other in cluster.sounds), default=0.0)
-            similarity = self.similarity(float(vector @ cluster.centroid), heard)
-            if similarity > best_similarity:
-                best, best_similarity = cluster, similarity
-        if best is None or best_similarity < self.similarity.join:
-            best = _Open(None, vector.astype(np.float32), 0, [], at, at)
-            clusters.append(best)
-        best.centroid = _unit(best.centroid * best.size + vector)
-        best.size += 1
-        best.first_at, best.last_at = min(best.first_at, at), max(best.last_at, at)
-        best.members.append((gap_id, text, vector))
-        if len(best.sounds) < self.similarity.members_compared + 1 and sound not in best.sounds:
-            best.sounds.append(sound)
-
-    def _write(self, clusters: list[_Open]) -> int | None:
+    def _write(self, clusters: list[OpenCluster]) -> int | None:
         touched = [c for c in clusters if c.members]
         labels = self._labels(touched)
         with self.db.session(write=True) as s:
@@ -269,7 +172,7 @@ class GapQueue:
                 placed += len(ids)
         return placed
 
-    def _labels(self, clusters: list[_Open]) -> list[str]:
+    def _labels(self, clusters: list[OpenCluster]) -> list[str]:
         """Each cluster's question closest to its centroid, among its new questions, its label and the recent
         distinct questions read with it (all the earlier ones' vectors in one batch)."""
         earlier = distinct([t for c in clusters for t in c.texts])
@@ -404,11 +307,6 @@ def suggest(index, text: str, region: str | None, k: int = 3) -> list[Suggestion
         return []
     result = index.search(text, region=region, k=k)
     return [Suggestion(c.entry.id, c.entry.question, round(float(c.score), 4)) for c in result.candidates[:k]]
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return (vector / norm).astype(np.float32) if norm > 0 else vector.astype(np.float32)
 
 
 def _bytes(vector: np.ndarray) -> bytes:

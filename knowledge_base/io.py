@@ -1,5 +1,7 @@
 """Knowledge files: entries as JSONL, YAML or Excel (.xlsx), category code tables as CSV.
 
+Each entry in a file is a record (knowledge_base/records.py: the mapping to and from `Entry` and its checks).
+
 Reading is all or nothing: a file with anything wrong raises `KnowledgeFileError` listing every problem
 with its line number, so an editor can fix the whole file in one pass and nothing half-imports.
 
@@ -18,20 +20,20 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone, tzinfo
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from knowledge_base.entry import Entry, RequestType, Status
-from ground.clock import BEIJING, as_utc
+from ground.clock import BEIJING
+from knowledge_base.entry import Entry, RequestType
+from knowledge_base.records import ENTRY_KEYS, entry_from_fields, entry_to_record, type_name
 
 ENTRY_SUFFIXES = (".jsonl", ".yaml", ".yml", ".xlsx")
 _UNSUPPORTED = "unsupported file type {suffix!r} (use .jsonl, .yaml, .yml or .xlsx; save an .xls or .csv from Excel as .xlsx)"
-FILE_DEFAULT_STATUS = Status.PUBLISHED
 
 
 @dataclass(frozen=True)
@@ -53,193 +55,6 @@ class KnowledgeFileError(ValueError):
         listing = "\n".join(f"  {problem}" for problem in self.problems)
         count = len(self.problems)
         super().__init__(f"{self.path}: {count} problem{'s' if count != 1 else ''}\n{listing}")
-
-
-class InvalidEntry(ValueError):
-    """An entry that breaks the rules every entry must keep (see `entry_problems`)."""
-
-    def __init__(self, entry_id: str, problems: list[str]) -> None:
-        self.entry_id = entry_id
-        self.problems = problems
-        super().__init__(f"entry {entry_id!r}: " + "; ".join(problems))
-
-
-def entry_problems(entry: Entry) -> list[str]:
-    """What makes `entry` unfit to store, in words an editor understands (empty when it is fine)."""
-    problems = []
-    if not entry.id or entry.id != entry.id.strip():
-        problems.append("id must be non-empty text without surrounding spaces")
-    if not entry.question.strip():
-        problems.append("question must not be empty")
-    if entry.variant_of is not None and entry.variant_of == entry.id:
-        problems.append("variant_of must name another entry, not the entry itself")
-    start, end = as_utc(entry.effective_from), as_utc(entry.expires_at)
-    if start is not None and end is not None and end <= start:
-        problems.append(f"expires_at ({end.isoformat()}) must be after effective_from ({start.isoformat()})")
-    return problems
-
-
-# ---------------------------------------------------------------------------------------------
-# Entry <-> record (a JSON-ready dict: one JSONL line, and the snapshot stored for each version)
-
-def entry_to_record(entry: Entry, *, tz: tzinfo = timezone.utc) -> dict[str, Any]:
-    """Every field of `entry`, JSON-ready, with times written in `tz`."""
-
-    def moment(value: datetime | None) -> str | None:
-        return None if value is None else as_utc(value).astimezone(tz).isoformat()
-
-    return {
-        "id": entry.id,
-        "question": entry.question,
-        "answer": entry.chat_answer,
-        "samples": list(entry.samples),
-        "category": entry.category,
-        "voice_answer": entry.voice_answer,
-        "request_type": entry.request_type.value,
-        "region": entry.region,
-        "variant_of": entry.variant_of,
-        "effective_from": moment(entry.effective_from),
-        "expires_at": moment(entry.expires_at),
-        "status": entry.status.value,
-        "version": entry.version,
-        "updated_by": entry.updated_by,
-        "updated_at": moment(entry.updated_at),
-        "source": entry.source,
-    }
-
-
-def entry_from_record(record: Mapping[str, Any]) -> Entry:
-    """The entry a record describes; raises `InvalidEntry` listing every problem."""
-    problems: list[str] = []
-    entry = _entry_from_fields(record, lambda _key: None, None, lambda _line, message: problems.append(message))
-    if entry is None or problems:
-        raise InvalidEntry(str(record.get("id", "?")), problems)
-    return entry
-
-
-def _text(value: Any, key: str, report: Callable[[str], None]) -> str | None:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    report(f"'{key}' must be text, not {_type_name(value)}" + (" (put it in quotes)" if _is_scalar(value) else ""))
-    return None
-
-
-def _moment(value: Any, key: str, report: Callable[[str], None]) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            report(f"'{key}' is not an ISO 8601 date or time: {value!r} (e.g. 2022-04-01T08:00:00+08:00)")
-            return None
-    else:
-        report(f"'{key}' must be an ISO 8601 date or time, not {_type_name(value)}")
-        return None
-    return parsed.replace(tzinfo=BEIJING) if parsed.tzinfo is None else parsed
-
-
-def _choice(value: Any, key: str, kind: type, default, report: Callable[[str], None]):
-    if value is None:
-        return default
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = "/".join(member.value for member in kind)
-        report(f"unknown {key} {value!r} (one of {allowed})")
-        return None
-
-
-_ENTRY_KEYS = frozenset(
-    {"id", "question", "answer", "chat_answer", "samples", "category", "voice_answer", "request_type", "region",
-     "variant_of",
-     "effective_from", "expires_at", "status", "version", "updated_by", "updated_at", "source"}
-)
-
-
-def _entry_from_fields(
-    fields: Mapping[str, Any],
-    line_of: Callable[[str], int | None],
-    entry_line: int | None,
-    report: Callable[[int | None, str], None],
-) -> Entry | None:
-    """Builds an Entry from loosely typed fields, reporting each problem at its line; None if any."""
-    problem_count = 0
-
-    def problem_at(key: str | None) -> Callable[[str], None]:
-        def add(message: str) -> None:
-            nonlocal problem_count
-            problem_count += 1
-            report(line_of(key) if key else entry_line, message)
-
-        return add
-
-    for key in fields:
-        if key not in _ENTRY_KEYS:
-            problem_at(key)(f"unknown field {key!r}")
-    values: dict[str, Any] = {}
-    for key in ("id", "question"):
-        if fields.get(key) is None:
-            problem_at(None)(f"'{key}' is missing")
-            continue
-        value = _text(fields[key], key, problem_at(key))
-        if value is not None and not value.strip():
-            problem_at(key)(f"'{key}' is empty")
-        elif value is not None:
-            values[key] = value.strip()
-    if "answer" in fields and "chat_answer" in fields:
-        problem_at("chat_answer")("give either 'answer' or 'chat_answer', not both")
-    answer_key = "chat_answer" if "chat_answer" in fields else "answer"
-    for key, target in ((answer_key, "chat_answer"), ("voice_answer", "voice_answer"), ("region", "region"),
-                        ("updated_by", "updated_by"), ("source", "source")):
-        value = _text(fields.get(key), key, problem_at(key))
-        if value is not None:
-            values[target] = value
-    for key in ("category", "variant_of"):
-        value = _text(fields.get(key), key, problem_at(key))
-        if value is not None:
-            values[key] = value.strip() or None
-    samples = fields.get("samples")
-    if samples is None:
-        values["samples"] = ()
-    elif not isinstance(samples, list):
-        problem_at("samples")(f"'samples' must be a list of texts, not {_type_name(samples)}")
-    elif bad := [(i, s) for i, s in enumerate(samples, 1) if not isinstance(s, str)]:
-        for position, sample in bad:
-            problem_at("samples")(f"sample {position} must be text, not {_type_name(sample)} (put it in quotes)")
-    else:
-        values["samples"] = tuple(samples)
-    for key in ("effective_from", "expires_at", "updated_at"):
-        values[key] = _moment(fields.get(key), key, problem_at(key))
-    values["request_type"] = _choice(fields.get("request_type"), "request_type", RequestType, RequestType.ENQUIRY,
-                                     problem_at("request_type"))
-    values["status"] = _choice(fields.get("status"), "status", Status, FILE_DEFAULT_STATUS, problem_at("status"))
-    version = fields.get("version", 0)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-        problem_at("version")(f"'version' must be a whole number ≥ 0, not {version!r}")
-    else:
-        values["version"] = version
-    if problem_count:
-        return None
-    entry = Entry(**values)
-    for message in entry_problems(entry):
-        problem_at("expires_at" if message.startswith("expires_at") else None)(message)
-    return None if problem_count else entry
-
-
-def _type_name(value: Any) -> str:
-    names = {str: "text", bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "a mapping"}
-    return names.get(type(value), type(value).__name__)
-
-
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, (int, float, bool, date))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,9 +139,9 @@ def _read_jsonl(data: bytes, report) -> list[tuple[Entry, int]]:
             report(number, f"invalid JSON: {error.msg} (column {error.colno})")
             continue
         if not isinstance(record, dict):
-            report(number, f"each line must be a JSON object, not {_type_name(record)}")
+            report(number, f"each line must be a JSON object, not {type_name(record)}")
             continue
-        entry = _entry_from_fields(record, lambda _key, n=number: n, number, report)
+        entry = entry_from_fields(record, lambda _key, n=number: n, number, report)
         if entry is not None:
             located.append((entry, number))
     return located
@@ -396,7 +211,7 @@ def _entries_from_yaml(loader: yaml.SafeLoader, root: yaml.Node | None, report) 
                 fields[key] = loader.construct_object(value_node, deep=True)
             except (yaml.YAMLError, ValueError) as error:
                 report(_line(value_node), f"{key!r}: cannot read the value ({error})")
-        entry = _entry_from_fields(fields, lambda key, lines=lines, item=item: lines.get(key, _line(item)),
+        entry = entry_from_fields(fields, lambda key, lines=lines, item=item: lines.get(key, _line(item)),
                                    _line(item), report)
         if entry is not None:
             located.append((entry, _line(item)))
@@ -410,7 +225,7 @@ XLSX_COLUMNS = ("id", "question", "samples", "chat_answer", "voice_answer", "cat
                 "variant_of", "effective_from", "expires_at", "status", "version", "updated_by", "updated_at", "source")
 XLSX_SHEET = "entries"
 _SAMPLE_SEPARATORS = re.compile(r"[｜|]")
-_XLSX_TEXT_KEYS = frozenset(_ENTRY_KEYS - {"samples", "effective_from", "expires_at", "updated_at", "version"})
+_XLSX_TEXT_KEYS = frozenset(ENTRY_KEYS - {"samples", "effective_from", "expires_at", "updated_at", "version"})
 _XLSX_TIME_KEYS = frozenset({"effective_from", "expires_at", "updated_at"})
 
 
@@ -433,7 +248,7 @@ def _read_xlsx(data: bytes, report) -> list[tuple[Entry, int]]:
             fields = _xlsx_fields(columns, cells, number, report)
             if fields is None:
                 continue
-            entry = _entry_from_fields(fields, lambda _key, n=number: n, number, report)
+            entry = entry_from_fields(fields, lambda _key, n=number: n, number, report)
             if entry is not None:
                 located.append((entry, number))
         return located
@@ -448,7 +263,7 @@ def _xlsx_columns(header: tuple, report) -> dict[int, str] | None:
         if cell is None or str(cell).strip() == "":
             continue
         key = str(cell).strip()
-        if key not in _ENTRY_KEYS:
+        if key not in ENTRY_KEYS:
             report(1, f"unknown column {key!r} in the header row (the columns are: {', '.join(XLSX_COLUMNS)})")
         elif key in columns.values():
             report(1, f"column {key!r} is given twice in the header row")

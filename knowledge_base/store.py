@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from ground.regions import REGION_SEPARATOR
 from knowledge_base.entry import Entry, RequestType, Status
 from ground.clock import as_utc, utcnow
-from knowledge_base.io import InvalidEntry, entry_from_record, entry_problems, entry_to_record
+from ground.errors import DomainError, ErrorKind
+from knowledge_base.records import InvalidEntry, entry_from_record, entry_problems, entry_to_record
 from storage import Database
 from storage.tables import CachedEmbedding, EntryChangeRow, EntryRow, EntryVersionRow, KbRevision
 
@@ -31,19 +32,25 @@ OPEN_CHANGE_STATUSES = ("draft", "in_review", "scheduled")
 _T = TypeVar("_T")
 
 
-class EntryNotFound(LookupError):
+class EntryNotFound(DomainError, LookupError):
+    code, kind = "entry_not_found", ErrorKind.NOT_FOUND
+
     def __init__(self, entry_id: str) -> None:
         self.entry_id = entry_id
-        super().__init__(f"no entry {entry_id!r}")
+        super().__init__(f"No entry has the id {entry_id!r}.")
 
 
-class VersionNotFound(LookupError):
+class VersionNotFound(DomainError, LookupError):
+    code, kind = "version_not_found", ErrorKind.NOT_FOUND
+
     def __init__(self, entry_id: str, version: int) -> None:
         self.entry_id, self.version = entry_id, version
-        super().__init__(f"entry {entry_id!r} has no version {version}")
+        super().__init__(f"Entry {entry_id!r} has no version {version}; see its history for the versions it has.")
 
 
-class ImportRejected(ValueError):
+class ImportRejected(DomainError, ValueError):
+    code, kind = "invalid_import", ErrorKind.INVALID
+
     """A batch that cannot be imported; `problems` lists every bad entry. Nothing was written."""
 
     def __init__(self, problems: list[str]) -> None:

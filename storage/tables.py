@@ -283,7 +283,7 @@ class EntryChangeRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     entry_id: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))               # create, edit, retire
-    content: Mapped[dict] = mapped_column(JSONDocument)         # the proposed entry (knowledge_base.io record)
+    content: Mapped[dict] = mapped_column(JSONDocument)         # the proposed entry (knowledge_base.records record)
     base_version: Mapped[int | None] = mapped_column(Integer)   # the entry's version when the draft was last saved
     status: Mapped[str] = mapped_column(String(16))
     author: Mapped[str] = mapped_column(String(100))

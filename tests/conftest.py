@@ -288,3 +288,90 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
+
+
+# --- the quick subset: `make quick` runs what needs neither the real models, a real server nor a browser ---
+SLOW_FIXTURES = {"provisioned", "embedder", "server", "voice_server", "chromium"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark `slow` every test that needs the real models, a served process or the browser (directly or
+    through another fixture), so that `pytest -m "not slow"` is a quick loop while iterating."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+# --- the web service, in this process: the app with a small embedder, no voice, no subprocess -------------
+@dataclass(frozen=True)
+class InProcess:
+    """The web app run in-process (`frontdoor.components.web_app` under Starlette's TestClient), shared by the
+    API tests for which the real process and the real model are not the point. Like `Server`: one account per
+    role (named after it, password TEST_PASSWORD) with an API token each.
+
+    `client` keeps no cookies between requests (so that a sign-in never leaks into the next, anonymous,
+    request: send a session as a `cookie` header), returns server errors as 500 responses as a real server
+    would, and takes paths relative to the app ("/v1/auth/me")."""
+    client: "object"  # fastapi.testclient.TestClient
+    settings: "object"  # frontdoor.settings.Settings
+    data_dir: Path
+    tokens: dict[str, str] = field(default_factory=dict)
+    password: str = TEST_PASSWORD
+    wechat_token: str = WECHAT_TOKEN
+    wechat_aes_key: str = WECHAT_AES_KEY
+
+    @property
+    def app(self):
+        return self.client.app
+
+    @property
+    def services(self):
+        """The running worker's services (api/services.py), e.g. to look at the database directly."""
+        return self.client.app.state.services
+
+    @property
+    def seat_token(self) -> str:
+        return self.tokens["seat"]
+
+    def headers(self, role: str = "seat") -> dict[str, str]:
+        """`Authorization: Bearer …` for the account whose role (and name) is `role`."""
+        return {"authorization": f"Bearer {self.tokens[role]}"}
+
+
+def _create_accounts_in_process(settings) -> dict[str, str]:
+    """One account per role, as `frontdoor accounts create/token` make them (same store, same calls); role → API token."""
+    from frontdoor.components import account_store, open_database
+
+    db = open_database(settings)
+    try:
+        accounts = account_store(settings, db)
+        tokens = {}
+        for role in ROLES:
+            accounts.create(role, TEST_PASSWORD, role, region="", display_name=f"测试{role}", by="cli")
+            tokens[role], _ = accounts.open_session(role, "token", None, by="cli")
+        return tokens
+    finally:
+        db.dispose()
+
+
+@pytest.fixture(scope="session")
+def inprocess(fake_wechat, tmp_path_factory) -> InProcess:
+    """The service's web app in this process on an empty data folder (seeded on start), with the small
+    deterministic embedder of tests/fakes.py and no phone line: starts in seconds, not a minute."""
+    from fastapi.testclient import TestClient
+
+    from fakes import HashingEmbedder
+    from frontdoor.components import web_app
+    from frontdoor.settings import Settings
+
+    data_dir = tmp_path_factory.mktemp("inprocess")
+    settings = Settings(_env_file=None, data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'frontdoor.db'}",
+                        model_dir=data_dir / "models", allow_download=False, voice=False, seed_on_start=True,
+                        audiosocket_port=None, rules_dir=None, classifier_dir=None, max_body_bytes=20000,
+                        wechat_token=WECHAT_TOKEN, wechat_encoding_aes_key=WECHAT_AES_KEY, wechat_appid=fake_wechat.appid,
+                        wechat_secret=fake_wechat.secret, wechat_api_base=fake_wechat.base_url, wechat_region="江苏省/南京市")
+    tokens = _create_accounts_in_process(settings)
+    client = TestClient(web_app(settings, embedder=HashingEmbedder()), raise_server_exceptions=False)
+    client.event_hooks = {"request": [], "response": [lambda response: client.cookies.clear()]}
+    with client:
+        yield InProcess(client, settings, data_dir, tokens)

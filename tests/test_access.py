@@ -1,7 +1,8 @@
 """Who may call what: every route declares its access once (api/auth.py), and the running service enforces it.
 
 The first test walks the app's routes, so a route added later without `allow(...)` or `PUBLIC` fails here; the
-second calls every HTTP route as nobody and as each role against the real service."""
+second calls every HTTP route as nobody and as each role against the service's app, run in-process with a small
+embedder (tests/conftest.py `inprocess`): access control does not depend on the model or on uvicorn."""
 from __future__ import annotations
 
 import re
@@ -75,11 +76,11 @@ def _accesses(dependant) -> list[Access]:
 @pytest.fixture(scope="module")
 def routes() -> list[tuple[str, str, list[Access]]]:
     """(method or WS, path, the Access rules found) for every API route of an app built but not started."""
-    from api.app import create_app
+    from frontdoor.components import web_app
     from frontdoor.settings import Settings
 
     found = []
-    for context in _route_contexts(create_app(Settings())):
+    for context in _route_contexts(web_app(Settings())):
         original = getattr(context, "original_route", context)
         if isinstance(original, APIWebSocketRoute):
             found.append((WEBSOCKET, context.path, _accesses(context.dependant)))
@@ -110,7 +111,7 @@ def test_routes_follow_the_access_matrix(routes):
 
 
 def sign_in(server, username: str, password: str | None = None) -> httpx.Response:
-    return httpx.post(f"{server}/v1/auth/login", json={"username": username, "password": password or server.password}, timeout=30)
+    return server.client.post("/v1/auth/login", json={"username": username, "password": password or server.password})
 
 
 def session_of(response: httpx.Response) -> str:
@@ -119,13 +120,14 @@ def session_of(response: httpx.Response) -> str:
 
 
 def call(server, method: str, path: str, session: str | None) -> httpx.Response:
-    url = f"{server}{re.sub(r'{[^}]*}', '0', path)}"  # 0: no change, ticket, entry or account has that id
+    url = re.sub(r'{[^}]*}', '0', path)  # 0: no change, ticket, entry or account has that id
     headers = {"cookie": f"{SESSION_COOKIE}={session}"} if session else {}
     body = {} if method in ("POST", "PUT", "PATCH", "DELETE") else None
-    return httpx.request(method, url, json=body, headers=headers, timeout=60, follow_redirects=False)
+    return server.client.request(method, url, json=body, headers=headers, follow_redirects=False)
 
 
-def test_every_route_refuses_strangers_and_the_wrong_roles_and_serves_the_right_ones(server, routes):
+def test_every_route_refuses_strangers_and_the_wrong_roles_and_serves_the_right_ones(inprocess, routes):
+    server = inprocess
     sessions = {role: session_of(sign_in(server, role.value)) for role in Role}
     problems = []
     http_routes = [r for r in routes if r[0] != WEBSOCKET and (r[0], r[1]) not in NOT_CALLED and len(r[2]) == 1]
@@ -155,17 +157,18 @@ def test_every_route_refuses_strangers_and_the_wrong_roles_and_serves_the_right_
 # ---- signing in over HTTP ----------------------------------------------------------------------------
 def new_account(server, role: str = "editor", **extra) -> str:
     username = f"{role}-{uuid.uuid4().hex[:8]}"
-    created = httpx.post(f"{server}/v1/accounts", json={"username": username, "password": server.password, "role": role, **extra},
+    created = server.client.post("/v1/accounts", json={"username": username, "password": server.password, "role": role, **extra},
                          headers=server.headers("admin"))
     assert created.status_code == 201, created.text
     return username
 
 
 def me(server, session: str) -> httpx.Response:
-    return httpx.get(f"{server}/v1/auth/me", headers={"cookie": f"{SESSION_COOKIE}={session}"})
+    return server.client.get("/v1/auth/me", headers={"cookie": f"{SESSION_COOKIE}={session}"})
 
 
-def test_signing_in_sets_an_http_only_cookie_that_signing_out_ends(server):
+def test_signing_in_sets_an_http_only_cookie_that_signing_out_ends(inprocess):
+    server = inprocess
     response = sign_in(server, "editor")
     assert response.status_code == 200
     assert response.json()["account"] == {"username": "editor", "display_name": "测试editor", "role": "editor", "region": "",
@@ -176,7 +179,7 @@ def test_signing_in_sets_an_http_only_cookie_that_signing_out_ends(server):
     session = session_of(response)
     mine = me(server, session)
     assert mine.status_code == 200 and mine.json()["account"]["role"] == "editor" and mine.json()["expires_at"]
-    out = httpx.post(f"{server}/v1/auth/logout", headers={"cookie": f"{SESSION_COOKIE}={session}"})
+    out = server.client.post("/v1/auth/logout", headers={"cookie": f"{SESSION_COOKIE}={session}"})
     assert out.status_code == 204
     cleared = out.headers["set-cookie"]
     assert cleared.startswith(f"{SESSION_COOKIE}=") and "Max-Age=0" in cleared
@@ -184,21 +187,23 @@ def test_signing_in_sets_an_http_only_cookie_that_signing_out_ends(server):
     assert gone.status_code == 401 and gone.json()["error"]["code"] == "unauthorized"
 
 
-def test_a_wrong_password_or_unknown_user_is_401(server):
+def test_a_wrong_password_or_unknown_user_is_401(inprocess):
+    server = inprocess
     wrong = sign_in(server, "editor", "not-the-password")
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "bad_credentials"
     assert SESSION_COOKIE not in wrong.headers.get("set-cookie", "")
     assert sign_in(server, "nobody-here").status_code == 401
 
 
-def test_an_expired_session_is_401(server):
+def test_an_expired_session_is_401(inprocess):
+    server = inprocess
     from datetime import timedelta
 
     from accounts.store import AccountStore
     from ground.clock import utcnow
     from storage.database import Database
 
-    db = Database(f"sqlite:///{server.data_dir / 'frontdoor.db'}")
+    db = Database(server.settings.resolved_database_url)
     try:  # a session opened 13 hours ago, as the running service's database keeps it
         past = AccountStore(db, session_hours=12, clock=lambda: utcnow() - timedelta(hours=13))
         token, expires_at = past.open_session("reviewer")
@@ -209,7 +214,8 @@ def test_an_expired_session_is_401(server):
     assert expired.status_code == 401 and "expired" in expired.json()["error"]["message"]
 
 
-def test_repeated_wrong_passwords_lock_the_username(server):
+def test_repeated_wrong_passwords_lock_the_username(inprocess):
+    server = inprocess
     username = new_account(server)
     for _ in range(5):
         assert sign_in(server, username, "wrong-wrong-wrong").status_code == 401
@@ -219,67 +225,71 @@ def test_repeated_wrong_passwords_lock_the_username(server):
     assert sign_in(server, "editor").status_code == 200  # other accounts are not affected
 
 
-def test_changing_ones_password_ends_the_other_sessions(server):
+def test_changing_ones_password_ends_the_other_sessions(inprocess):
+    server = inprocess
     username = new_account(server, "seat")
     mine, other = session_of(sign_in(server, username)), session_of(sign_in(server, username))
     cookie = {"cookie": f"{SESSION_COOKIE}={mine}"}
-    wrong = httpx.post(f"{server}/v1/auth/password", json={"current": "not it at all", "new": "a brand new passphrase"}, headers=cookie)
-    assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "wrong_password"
-    weak = httpx.post(f"{server}/v1/auth/password", json={"current": server.password, "new": "short"}, headers=cookie)
-    assert weak.status_code == 400 and "10" in weak.json()["error"]["message"]
-    changed = httpx.post(f"{server}/v1/auth/password", json={"current": server.password, "new": "a brand new passphrase"},
+    wrong = server.client.post("/v1/auth/password", json={"current": "not it at all", "new": "a brand new passphrase"}, headers=cookie)
+    assert wrong.status_code == 422 and wrong.json()["error"]["code"] == "wrong_password"
+    weak = server.client.post("/v1/auth/password", json={"current": server.password, "new": "short"}, headers=cookie)
+    assert weak.status_code == 422 and weak.json()["error"]["code"] == "weak_password"
+    assert "10" in weak.json()["error"]["message"]
+    changed = server.client.post("/v1/auth/password", json={"current": server.password, "new": "a brand new passphrase"},
                          headers=cookie)
     assert changed.status_code == 204
     assert me(server, mine).status_code == 200 and me(server, other).status_code == 401
     assert sign_in(server, username).status_code == 401 and sign_in(server, username, "a brand new passphrase").status_code == 200
 
 
-def test_an_admin_manages_accounts_and_machine_tokens(server):
+def test_an_admin_manages_accounts_and_machine_tokens(inprocess):
+    server = inprocess
     admin = server.headers("admin")
     username = new_account(server, "editor", region="江苏省/扬州市", display_name="扬州编辑")
-    listed = {a["username"]: a for a in httpx.get(f"{server}/v1/accounts", headers=admin).json()}
+    listed = {a["username"]: a for a in server.client.get("/v1/accounts", headers=admin).json()}
     assert listed[username]["region"] == "江苏省/扬州市" and listed[username]["active"] and listed[username]["created_by"] == "admin"
     assert "password_hash" not in listed[username]
-    again = httpx.post(f"{server}/v1/accounts", json={"username": username, "password": server.password, "role": "editor"}, headers=admin)
+    again = server.client.post("/v1/accounts", json={"username": username, "password": server.password, "role": "editor"}, headers=admin)
     assert again.status_code == 409 and again.json()["error"]["code"] == "account_exists"
-    bad = httpx.post(f"{server}/v1/accounts", json={"username": "短", "password": "short", "role": "editor"}, headers=admin)
-    assert bad.status_code == 400
+    bad = server.client.post("/v1/accounts", json={"username": "短", "password": "short", "role": "editor"}, headers=admin)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] in ("invalid_account", "weak_password")
 
-    issued = httpx.post(f"{server}/v1/accounts/{username}/tokens", json={"days": 30}, headers=admin)
+    issued = server.client.post(f"/v1/accounts/{username}/tokens", json={"days": 30}, headers=admin)
     assert issued.status_code == 201
     bearer = {"authorization": f"Bearer {issued.json()['token']}"}
-    assert httpx.get(f"{server}/v1/auth/me", headers=bearer).json()["account"]["username"] == username
+    assert server.client.get("/v1/auth/me", headers=bearer).json()["account"]["username"] == username
 
-    widened = httpx.patch(f"{server}/v1/accounts/{username}", json={"may_edit_wider": True, "role": "reviewer"}, headers=admin)
+    widened = server.client.patch(f"/v1/accounts/{username}", json={"may_edit_wider": True, "role": "reviewer"}, headers=admin)
     assert widened.status_code == 200 and widened.json()["may_edit_wider"] and widened.json()["role"] == "reviewer"
-    assert httpx.get(f"{server}/v1/auth/me", headers=bearer).json()["account"]["role"] == "reviewer"
-    off = httpx.patch(f"{server}/v1/accounts/{username}", json={"active": False}, headers=admin)
+    assert server.client.get("/v1/auth/me", headers=bearer).json()["account"]["role"] == "reviewer"
+    off = server.client.patch(f"/v1/accounts/{username}", json={"active": False}, headers=admin)
     assert off.status_code == 200 and off.json()["active"] is False
-    assert httpx.get(f"{server}/v1/auth/me", headers=bearer).status_code == 401
+    assert server.client.get("/v1/auth/me", headers=bearer).status_code == 401
     assert sign_in(server, username).status_code == 401
 
-    own = httpx.patch(f"{server}/v1/accounts/admin", json={"active": False}, headers=admin)
+    own = server.client.patch("/v1/accounts/admin", json={"active": False}, headers=admin)
     assert own.status_code == 409 and own.json()["error"]["code"] == "own_account"
-    assert httpx.patch(f"{server}/v1/accounts/no-such-one", json={"active": False}, headers=admin).status_code == 404
+    assert server.client.patch("/v1/accounts/no-such-one", json={"active": False}, headers=admin).status_code == 404
 
-    events = httpx.get(f"{server}/v1/audit", params={"target": f"account:{username}"}, headers=admin)
+    events = server.client.get("/v1/audit", params={"target": f"account:{username}"}, headers=admin)
     if events.status_code == 200:  # the audit route (another part of issue 5) lists the account's history
         assert {"account.create", "account.token", "account.update"} <= {e["action"] for e in events.json()}
 
 
-def test_staff_read_the_code_table_and_an_admin_replaces_it(server):
+def test_staff_read_the_code_table_and_an_admin_replaces_it(inprocess):
+    server = inprocess
     from knowledge_base.seed import category_table
 
-    codes = httpx.get(f"{server}/v1/codes", headers=server.headers("seat"))
+    codes = server.client.get("/v1/codes", headers=server.headers("seat"))
     assert codes.status_code == 200 and codes.json() and {"code", "name", "parent", "path"} <= set(codes.json()[0])
-    broken = httpx.put(f"{server}/v1/codes", content="code,name,parent\nA1,供水,NOPE\n".encode(),
+    broken = server.client.put("/v1/codes", content="code,name,parent\nA1,供水,NOPE\n".encode(),
                        headers={"content-type": "text/csv", "x-filename": "codes.csv", **server.headers("admin")})
-    assert broken.status_code == 400 and broken.json()["error"]["code"] == "bad_code_table"
+    assert broken.status_code == 422 and broken.json()["error"]["code"] == "bad_code_table"
     assert "line 2" in broken.json()["error"]["message"] and "codes.csv" in broken.json()["error"]["message"]
-    assert httpx.get(f"{server}/v1/codes", headers=server.headers("editor")).json() == codes.json()  # unchanged
+    assert server.client.get("/v1/codes", headers=server.headers("editor")).json() == codes.json()  # unchanged
     # The same table again (other tests share this service): replaced whole, and audited.
-    replaced = httpx.put(f"{server}/v1/codes", content=category_table().read_bytes(),
+    replaced = server.client.put("/v1/codes", content=category_table().read_bytes(),
                          headers={"content-type": "text/csv", **server.headers("admin")})
     assert replaced.status_code == 200 and replaced.json()["categories"] == len(codes.json())
     assert "next start" in replaced.json()["note"]
-    assert httpx.put(f"{server}/v1/codes", content=b"code,name\n", headers=server.headers("editor")).status_code == 403
+    assert server.client.put("/v1/codes", content=b"code,name\n", headers=server.headers("editor")).status_code == 403

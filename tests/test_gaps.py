@@ -15,7 +15,8 @@ from assistant.rules import load_rules
 from assistant.turn import Channel, Decision, Hypothesis, Kind, Turn
 from desk.tickets import TicketDesk
 from knowledge_base.entry import Entry, Status
-from knowledge_base.gaps import GapClosed, GapNotFound, GapQueue, Similarity, sound_bigrams, sound_similarity
+from knowledge_base.gap_clusters import Similarity, sound_bigrams, sound_similarity
+from knowledge_base.gaps import GapClosed, GapNotFound, GapQueue
 from knowledge_base.traffic import Traffic
 from storage.audit import AuditLog
 from storage.tables import GapRow, TurnRow

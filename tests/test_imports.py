@@ -229,7 +229,7 @@ def test_api_import_with_a_bad_row_creates_nothing(server):
 
     refused = httpx.post(f"{server}/v1/imports", content=data, headers=editor | {"x-filename": "bad.xlsx"}, timeout=30)
 
-    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_import"
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_import"
     assert [(p["line"], "闲聊" in p["message"]) for p in refused.json()["error"]["details"]] == [(3, True)]
     assert httpx.get(f"{server}/v1/changes", params={"entry_id": good}, headers=editor).json() == []
     preview_of_bad = httpx.post(f"{server}/v1/imports/preview", content=data,

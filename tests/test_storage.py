@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from knowledge_base.entry import Entry, Status
-from knowledge_base.io import InvalidEntry
+from knowledge_base.records import InvalidEntry
 from knowledge_base.store import EmbeddingCache, EntryNotFound, ImportRejected, KnowledgeStore, VersionNotFound
 from storage import Database
 from storage.database import normalise_url

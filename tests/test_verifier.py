@@ -6,7 +6,7 @@ import pytest
 
 from knowledge_base.entry import Entry, Status
 from knowledge_base.retrieval.index import RetrievalIndex
-from knowledge_base.retrieval.verification import (
+from bench.verification import (
     Combiner, Ranked, candidate_text, pairs_from_knowledge, pairs_from_labels, split_logits)
 
 PAIRS = [
@@ -25,7 +25,7 @@ PAIRS = [
 def fitted(provisioned):
     import torch
 
-    from models.pair_verifier import PairVerifier
+    from bench.pair_verifier import PairVerifier
 
     torch.set_num_threads(2)
     verifier = PairVerifier.from_encoder(provisioned.embedder_dir, layers=2, max_length=48, seed=0)
@@ -55,7 +55,7 @@ def test_the_word_embeddings_stay_frozen(provisioned, fitted):
 
 
 def test_save_and_load_give_the_same_scores_without_copying_the_vocabulary(fitted, tmp_path):
-    from models.pair_verifier import PairVerifier
+    from bench.pair_verifier import PairVerifier
 
     verifier, pairs, _, _ = fitted
     verifier.meta["thresholds"] = {"0.95": 0.8}
@@ -70,7 +70,7 @@ def test_save_and_load_give_the_same_scores_without_copying_the_vocabulary(fitte
 def test_a_verifier_refuses_another_vocabulary(fitted, tmp_path):
     import json
 
-    from models.pair_verifier import PairVerifier
+    from bench.pair_verifier import PairVerifier
 
     verifier, *_ = fitted
     folder = verifier.save(tmp_path / "verifier")

@@ -53,7 +53,7 @@ def run(scenario):
 
 def greeting_bytes() -> int:
     """How long the whole greeting is, as the server synthesises it (the same text, the same synthesiser)."""
-    from voice.speech import EspeakSynthesiser
+    from voice.synthesis import EspeakSynthesiser
     from assistant.rules import load_rules
 
     return len(EspeakSynthesiser().synthesise(load_rules().reply("ivr", "greeting"), 8000))
@@ -62,7 +62,7 @@ def greeting_bytes() -> int:
 # ---- without a server ------------------------------------------------------------------------------
 def test_audiosocket_needs_a_synthesiser():
     from api.voice.audiosocket import AudioSocketServer
-    from voice.speech import SynthesisError
+    from voice.synthesis import SynthesisError
 
     with pytest.raises(SynthesisError, match="FRONTDOOR_SYNTHESISER"):
         AudioSocketServer(object(), None, "127.0.0.1", 0)

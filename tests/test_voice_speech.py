@@ -6,8 +6,9 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from voice.speech import (EspeakSynthesiser, SynthesisError, load_synthesiser, number_words,
-                              speakable_pinyin, to_ssml)
+from voice.numbers import number_words
+from voice.ssml import to_ssml
+from voice.synthesis import EspeakSynthesiser, SynthesisError, load_synthesiser, speakable_pinyin
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                   reason="espeak-ng is not installed (apt-get install espeak-ng)")

@@ -68,7 +68,7 @@ class VoiceCall:
     async def audio(self, chunk: bytes) -> list[Event]:
         if self.ended:
             return []
-        return await self._run(self._hear, self._decoder.feed(chunk))
+        return await self._run(self._decode_and_hear, chunk)
 
     async def key(self, digit: str) -> list[Event]:
         events: list[Event] = [StopPlayback()] if self._playing else []
@@ -96,6 +96,10 @@ class VoiceCall:
     # ---- on the voice thread pool -----------------------------------------------------------
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.voice.executor, fn, *args)
+
+    def _decode_and_hear(self, chunk: bytes) -> list[Event]:
+        # μ-law and A-law are decoded here, off the event loop: the loop only moves bytes.
+        return self._hear(self._decoder.feed(chunk))
 
     def _hear(self, pcm: bytes) -> list[Event]:
         events: list[Event] = []

@@ -77,7 +77,7 @@ class VoiceServices:
     no_input_seconds: float = 6.0
     reprompts: int = 2
     idle_seconds: float = 30.0
-    synthesiser: object | None = None          # voice.speech.Synthesiser, for adapters that send audio
+    synthesiser: object | None = None          # voice.synthesis.Synthesiser, for adapters that send audio
     max_calls: int = 20                        # calls this worker takes at once; more are turned away
     active_calls: int = field(default=0, init=False)
 

@@ -13,15 +13,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from accounts.passwords import MAX_LENGTH, PasswordRejected, check_password
+from accounts.passwords import MAX_LENGTH, check_password
 from accounts.roles import STAFF, Account, Role
-from accounts.store import AccountInfo, AccountProblem, AccountStore, LockedOut
+from accounts.store import AccountInfo, AccountStore, LockedOut
 from api.auth import PUBLIC, SESSION_COOKIE, allow, presented_token
-from api.errors import ApiError, error_body
+from api.errors import error_body
 from api.services import get_services
-from desk.categories import CodeTableError, parse_code_table
+from desk.categories import parse_code_table
 from desk.classification import CodeTable
 from ground.clock import utcnow
+from ground.errors import DomainError, ErrorKind
 
 router = APIRouter(tags=["accounts"])
 
@@ -63,12 +64,6 @@ def _accounts(request: Request) -> AccountStore:
     return get_services(request).accounts
 
 
-def _problem(error: AccountProblem | PasswordRejected) -> ApiError:
-    if isinstance(error, PasswordRejected):
-        return ApiError(400, "weak_password", str(error))
-    return ApiError(error.status, error.code, str(error))
-
-
 # ---- signing in ------------------------------------------------------------------------------------
 class Login(BaseModel):
     username: str = USERNAME
@@ -86,12 +81,12 @@ def login(body: Login, request: Request, response: Response):
         wait = max(1, int((error.retry_at - utcnow()).total_seconds()) + 1)
         return JSONResponse(error_body("locked_out", str(error)), status_code=429, headers={"Retry-After": str(wait)})
     if account is None:
-        raise ApiError(401, "bad_credentials", "The username or the password is wrong (or the account is deactivated); "
-                                               "check both and try again.")
+        raise DomainError("The username or the password is wrong (or the account is deactivated); check both and try again.",
+                          code="bad_credentials", kind=ErrorKind.UNAUTHORIZED)
     token, expires_at = accounts.open_session(account.username, "session")
     max_age = int((expires_at - utcnow()).total_seconds())
     response.set_cookie(SESSION_COOKIE, token, max_age=max_age, path="/", httponly=True, samesite="strict",
-                        secure=get_services(request).settings.cookie_secure)
+                        secure=get_services(request).cookie_secure)
     return SignedIn(account=AccountOut.of(account), expires_at=expires_at)
 
 
@@ -102,7 +97,7 @@ def logout(request: Request, account: Account = Depends(allow(*STAFF))) -> Respo
         _accounts(request).revoke(token)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
-                           secure=get_services(request).settings.cookie_secure)
+                           secure=get_services(request).cookie_secure)
     return response
 
 
@@ -120,16 +115,10 @@ class PasswordChange(BaseModel):
 @router.post("/v1/auth/password", status_code=204, summary="Change one's own password (ends one's other sessions)")
 def change_password(body: PasswordChange, request: Request, account: Account = Depends(allow(*STAFF))):
     accounts = _accounts(request)
-    try:
-        checked = accounts.authenticate(account.username, body.current)
-    except LockedOut as error:
-        raise ApiError(429, "locked_out", str(error)) from error
+    checked = accounts.authenticate(account.username, body.current)  # LockedOut: 429 locked_out
     if checked is None:
-        raise ApiError(400, "wrong_password", "The current password is wrong; nothing was changed.")
-    try:
-        accounts.set_password(account.username, body.new, by=account.username, keep_token=presented_token(request))
-    except (AccountProblem, PasswordRejected) as error:
-        raise _problem(error) from error
+        raise DomainError("The current password is wrong; nothing was changed.", code="wrong_password", kind=ErrorKind.INVALID)
+    accounts.set_password(account.username, body.new, by=account.username, keep_token=presented_token(request))
     return Response(status_code=204)
 
 
@@ -164,11 +153,8 @@ def _info(accounts: AccountStore, username: str) -> AccountAdminOut:
 @router.post("/v1/accounts", response_model=AccountAdminOut, status_code=201, summary="Create an account")
 def create_account(body: NewAccount, request: Request, admin: Account = Depends(allow(Role.ADMIN))) -> AccountAdminOut:
     accounts = _accounts(request)
-    try:
-        accounts.create(body.username, body.password, body.role, region=body.region, may_edit_wider=body.may_edit_wider,
-                        display_name=body.display_name, by=admin.username)
-    except (AccountProblem, PasswordRejected) as error:
-        raise _problem(error) from error
+    accounts.create(body.username, body.password, body.role, region=body.region, may_edit_wider=body.may_edit_wider,
+                    display_name=body.display_name, by=admin.username)
     return _info(accounts, body.username)
 
 
@@ -177,18 +163,15 @@ def create_account(body: NewAccount, request: Request, admin: Account = Depends(
 def change_account(username: str, body: AccountChange, request: Request,
                    admin: Account = Depends(allow(Role.ADMIN))) -> AccountAdminOut:
     if username == admin.username and (body.active is False or body.role not in (None, Role.ADMIN)):
-        raise ApiError(409, "own_account", "You may not deactivate your own account or take away its admin role; "
-                                           "another administrator can.")
+        raise DomainError("You may not deactivate your own account or take away its admin role; another administrator can.",
+                          code="own_account", kind=ErrorKind.CONFLICT)
     accounts = _accounts(request)
-    try:
-        if body.password is not None:
-            check_password(body.password)  # before anything changes: all or nothing
-        accounts.update(username, by=admin.username, role=body.role, region=body.region, may_edit_wider=body.may_edit_wider,
-                        active=body.active, display_name=body.display_name)
-        if body.password is not None:
-            accounts.set_password(username, body.password, by=admin.username)
-    except (AccountProblem, PasswordRejected) as error:
-        raise _problem(error) from error
+    if body.password is not None:
+        check_password(body.password)  # before anything changes: all or nothing
+    accounts.update(username, by=admin.username, role=body.role, region=body.region, may_edit_wider=body.may_edit_wider,
+                    active=body.active, display_name=body.display_name)
+    if body.password is not None:
+        accounts.set_password(username, body.password, by=admin.username)
     return _info(accounts, username)
 
 
@@ -205,10 +188,7 @@ class IssuedToken(BaseModel):
              summary="A new API token for an account (a machine, e.g. the telephony switch)")
 def issue_token(username: str, body: TokenRequest, request: Request, admin: Account = Depends(allow(Role.ADMIN))) -> IssuedToken:
     lifetime = timedelta(days=body.days) if body.days else None
-    try:
-        token, expires_at = _accounts(request).open_session(username, "token", lifetime, by=admin.username)
-    except AccountProblem as error:
-        raise _problem(error) from error
+    token, expires_at = _accounts(request).open_session(username, "token", lifetime, by=admin.username)
     return IssuedToken(token=token, expires_at=expires_at)
 
 
@@ -236,9 +216,6 @@ class CodesImported(BaseModel):
 async def import_codes(request: Request, admin: Account = Depends(allow(Role.ADMIN))) -> CodesImported:
     data = await request.body()
     name = request.headers.get("x-filename") or "the uploaded code table"
-    try:
-        categories = parse_code_table(data, name)
-    except CodeTableError as error:
-        raise ApiError(400, "bad_code_table", str(error)) from error
+    categories = parse_code_table(data, name)
     count = await run_in_threadpool(CodeTable(get_services(request).db).replace, categories, by=admin.username, source=name)
     return CodesImported(categories=count, note="Tickets are filed under the new table by each worker from its next start.")

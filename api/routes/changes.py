@@ -11,15 +11,13 @@ from pydantic import BaseModel, Field
 
 from accounts.roles import Account, Role
 from api.auth import allow
-from api.errors import ApiError
 from api.routes.entries import EntryOut
 from api.services import Services, get_services
-from knowledge_base.changes import (Change, ChangeDesk, ChangeError, ChangeKind, ChangeOpen, ChangeStatus,
-                                    ImportRefused, InvalidChange, Stale, new_entry_id)
+from knowledge_base.changes import Change, ChangeDesk, ChangeKind, ChangeStatus, InvalidChange, new_entry_id
 from knowledge_base.diff import FieldDiff
 from knowledge_base.entry import Entry
 from knowledge_base.hints import Hint
-from knowledge_base.io import InvalidEntry, entry_from_record
+from knowledge_base.records import InvalidEntry, entry_from_record
 
 router = APIRouter(prefix="/v1/changes", tags=["editors"])
 
@@ -112,25 +110,6 @@ def get_changes(services: Services = Depends(get_services)) -> ChangeDesk:
     return services.changes
 
 
-_STATUS = {"not_found": 404, "change_open": 409, "entry_exists": 409, "not_draft": 409, "wrong_status": 409,
-           "stale": 409, "outside_region": 403, "own_change": 403, "not_author": 403, "invalid_entry": 422,
-           "invalid_import": 400}
-
-
-def refused(error: ChangeError) -> ApiError:
-    """The API's answer to anything the change desk refused, with what to do in the message."""
-    details = None
-    if isinstance(error, InvalidChange):
-        details = [{"where": "entry", "problem": problem} for problem in error.problems]
-    elif isinstance(error, ImportRefused):
-        details = error.problems
-    elif isinstance(error, ChangeOpen):
-        details = [{"change_id": error.existing_id, "status": error.status}]
-    elif isinstance(error, Stale):
-        details = [{"field": field} for field in error.fields]
-    return ApiError(_STATUS.get(error.code, 409), error.code, str(error), details)
-
-
 def proposed_entry(record: dict[str, Any], entry_id: str | None) -> Entry:
     """An entry JSON from the console as an Entry; every problem in it is a 422 invalid_entry."""
     record = dict(record)
@@ -139,8 +118,7 @@ def proposed_entry(record: dict[str, Any], entry_id: str | None) -> Entry:
     try:
         return entry_from_record(record)
     except InvalidEntry as invalid:
-        raise ApiError(422, "invalid_entry", f"The entry cannot be saved: {'; '.join(invalid.problems)}.",
-                       [{"where": "entry", "problem": problem} for problem in invalid.problems]) from None
+        raise InvalidChange(invalid.entry_id, invalid.problems) from None
 
 
 @router.get("", response_model=list[ChangeOut], summary="Changes, newest first")
@@ -154,10 +132,7 @@ def list_changes(status: ChangeStatus | None = None, entry_id: str | None = None
 @router.get("/{change_id}", response_model=ChangeOut, summary="One change, with its diff and hints")
 def get_change(change_id: int, desk: ChangeDesk = Depends(get_changes),
                account: Account = Depends(KNOWLEDGE_WORKER)) -> ChangeOut:
-    try:
-        return ChangeOut.of(desk.get(change_id), desk)
-    except ChangeError as error:
-        raise refused(error) from None
+    return ChangeOut.of(desk.get(change_id), desk)
 
 
 @router.post("", response_model=ChangeOut, status_code=201, summary="Start a draft: a new entry, an edit or a retirement")
@@ -167,21 +142,15 @@ def create_change(body: ChangeIn, desk: ChangeDesk = Depends(get_changes),
     if body.kind != "create" and not (body.entry_id or entry):
         raise RequestValidationError([{"loc": ("body", "entry_id"), "msg": "say which entry to change",
                                        "type": "missing"}])
-    try:
-        change = desk.create(account, kind=body.kind, entry=entry, entry_id=body.entry_id or None)
-    except ChangeError as error:
-        raise refused(error) from None
+    change = desk.create(account, kind=body.kind, entry=entry, entry_id=body.entry_id or None)
     return ChangeOut.of(change, desk)
 
 
 @router.put("/{change_id}", response_model=ChangeOut, summary="Save a draft (its author only)")
 def save_change(change_id: int, body: SaveIn, desk: ChangeDesk = Depends(get_changes),
                 account: Account = Depends(EDITOR)) -> ChangeOut:
-    try:
-        change = desk.get(change_id)
-        return ChangeOut.of(desk.save(account, change_id, proposed_entry(body.entry, change.entry_id)), desk)
-    except ChangeError as error:
-        raise refused(error) from None
+    change = desk.get(change_id)
+    return ChangeOut.of(desk.save(account, change_id, proposed_entry(body.entry, change.entry_id)), desk)
 
 
 @router.post("/{change_id}/submit", response_model=ChangeOut, summary="Submit a draft for review")
@@ -205,10 +174,7 @@ def return_change(change_id: int, body: ReturnIn, desk: ChangeDesk = Depends(get
 @router.post("/publish", response_model=list[ChangeOut], summary="Publish several changes in one knowledge revision")
 def publish_changes(body: PublishManyIn, desk: ChangeDesk = Depends(get_changes),
                     account: Account = Depends(REVIEWER)) -> list[ChangeOut]:
-    try:
-        changes = desk.publish_many(account, body.ids, body.at)
-    except ChangeError as error:
-        raise refused(error) from None
+    changes = desk.publish_many(account, body.ids, body.at)
     return [ChangeOut.of(change, desk) for change in changes]
 
 
@@ -219,7 +185,4 @@ def publish_change(change_id: int, body: PublishIn | None = Body(default=None), 
 
 
 def _act(action, desk: ChangeDesk) -> ChangeOut:
-    try:
-        return ChangeOut.of(action(), desk)
-    except ChangeError as error:
-        raise refused(error) from None
+    return ChangeOut.of(action(), desk)

@@ -9,10 +9,9 @@ from accounts.roles import STAFF, Account, Role
 from api.auth import allow
 from api.errors import ApiError
 from api.services import Services, get_knowledge, get_services
-from knowledge_base.changes import EntryMissing, OutsideRegion
 from knowledge_base.entry import Entry, Status
 from knowledge_base.service import KnowledgeBase
-from knowledge_base.store import VersionNotFound
+from knowledge_base.store import EntryNotFound
 
 router = APIRouter(prefix="/v1/entries", tags=["knowledge"])
 
@@ -65,7 +64,7 @@ def list_entries(status: str | None = Query(default=None, description="draft, in
 def get_entry(entry_id: str, knowledge: KnowledgeBase = Depends(get_knowledge)) -> EntryOut:
     entry = knowledge.store.get(entry_id)
     if entry is None:
-        raise ApiError(404, "entry_not_found", f"No entry has the id {entry_id!r}.")
+        raise EntryNotFound(entry_id)
     return EntryOut.of(entry)
 
 
@@ -92,7 +91,7 @@ class RollbackIn(BaseModel):
 def entry_history(entry_id: str, knowledge: KnowledgeBase = Depends(get_knowledge)) -> list[VersionOut]:
     history = knowledge.store.history(entry_id)
     if not history:
-        raise ApiError(404, "entry_not_found", f"No entry has the id {entry_id!r}.")
+        raise EntryNotFound(entry_id)
     return [VersionOut(version=v.entry.version, status=v.entry.status, changed_by=v.changed_by, changed_at=v.changed_at,
                        note=v.note, entry=EntryOut.of(v.entry)) for v in history]
 
@@ -101,12 +100,4 @@ def entry_history(entry_id: str, knowledge: KnowledgeBase = Depends(get_knowledg
              summary="Restore an earlier version as a new one, published at once as it was then")
 def rollback_entry(entry_id: str, body: RollbackIn, services: Services = Depends(get_services),
                    account: Account = Depends(allow(Role.REVIEWER))) -> EntryOut:
-    try:
-        return EntryOut.of(services.changes.rollback(account, entry_id, body.version, body.note))
-    except EntryMissing:
-        raise ApiError(404, "not_found", f"No entry has the id {entry_id!r}.") from None
-    except VersionNotFound:
-        raise ApiError(404, "not_found", f"Entry {entry_id!r} has no version {body.version}; "
-                                         f"see GET /v1/entries/{entry_id}/history.") from None
-    except OutsideRegion as error:
-        raise ApiError(403, error.code, str(error)) from None
+    return EntryOut.of(services.changes.rollback(account, entry_id, body.version, body.note))

@@ -12,12 +12,13 @@ from pydantic import BaseModel, Field
 
 from accounts.roles import Account, Role
 from api.auth import allow
-from api.errors import ApiError
-from api.routes.changes import ChangeOut, refused
+from api.routes.changes import ChangeOut
 from api.services import Services, get_services
-from knowledge_base.changes import ChangeDesk, ChangeError, ChangeKind
+from ground.errors import DomainError, ErrorKind
+from knowledge_base.changes import ChangeDesk, ChangeKind
 from knowledge_base.entry import Entry, Status
 from knowledge_base.gaps import GapClosed, GapCluster, GapNotFound, GapQueue, distinct
+from knowledge_base.store import EntryNotFound
 from knowledge_base.traffic import Traffic
 
 router = APIRouter(tags=["editors"])
@@ -101,12 +102,13 @@ def get_gaps(services: Services = Depends(get_services)) -> GapQueue:
     return services.gaps
 
 
-def _cluster_error(error: GapNotFound | GapClosed) -> ApiError:
+def _cluster_error(error: GapNotFound | GapClosed) -> DomainError:
+    # knowledge_base/gaps.py's errors are not DomainErrors (yet): this gives them their code and kind.
     if isinstance(error, GapNotFound):
-        return ApiError(404, "gap_not_found", f"No unanswered-question cluster has the id {error.cluster_id}; "
-                                              "list the open ones with GET /v1/gaps.")
-    return ApiError(409, "gap_closed", f"Cluster {error.cluster_id} is already {error.status}; it needs nothing more. "
-                                       "New questions of the same need will form a new cluster.")
+        return DomainError(f"No unanswered-question cluster has the id {error.cluster_id}; "
+                           "list the open ones with GET /v1/gaps.", code="gap_not_found", kind=ErrorKind.NOT_FOUND)
+    return DomainError(f"Cluster {error.cluster_id} is already {error.status}; it needs nothing more. "
+                       "New questions of the same need will form a new cluster.", code="gap_closed", kind=ErrorKind.CONFLICT)
 
 
 @router.get("/v1/gaps", response_model=list[GapOut], summary="Clusters of unanswered questions, most pressing first")
@@ -156,13 +158,13 @@ def add_samples(cluster_id: int, body: AddSamplesIn, services: Services = Depend
         raise _cluster_error(error) from None
     current = services.knowledge.store.get(body.entry_id)
     if current is None:
-        raise ApiError(404, "entry_not_found", f"No entry has the id {body.entry_id!r}; pick one of the cluster's "
-                                               "suggestions, or make a new entry (POST …/new-entry).")
+        raise DomainError(f"No entry has the id {body.entry_id!r}; pick one of the cluster's suggestions, "
+                          "or make a new entry (POST …/new-entry).", code="entry_not_found", kind=ErrorKind.NOT_FOUND)
     new = distinct(questions, without=current.phrasings())[:MAX_SAMPLES]
     if not new:
-        raise ApiError(409, "nothing_to_add", f"Entry {current.id!r} already has every question of cluster {cluster_id} "
-                                              "among its phrasings; if it still does not answer them, edit its "
-                                              "answer, or dismiss the cluster.")
+        raise DomainError(f"Entry {current.id!r} already has every question of cluster {cluster_id} among its "
+                          "phrasings; if it still does not answer them, edit its answer, or dismiss the cluster.",
+                          code="nothing_to_add", kind=ErrorKind.CONFLICT)
     entry = current.with_changes(samples=tuple(current.samples) + tuple(new))
     change = _draft(desk, account, ChangeKind.EDIT, entry, current.id, cluster_id)
     _close(queue, cluster_id, account, how="samples", change_id=change.id, entry_id=current.id)
@@ -184,7 +186,7 @@ def entry_traffic(entry_id: str, days: int = Query(default=30, ge=1, le=366), se
                   account: Account = Depends(TRAFFIC_READERS)) -> TrafficOut:
     """Counted from the conversations (knowledge_base/traffic.py says exactly what counts), per Beijing day."""
     if services.knowledge.store.get(entry_id) is None:
-        raise ApiError(404, "entry_not_found", f"No entry has the id {entry_id!r}.")
+        raise EntryNotFound(entry_id)
     traffic = Traffic(services.db).of(entry_id, days=days)
     return TrafficOut(entry_id=entry_id, answered=traffic.answered, rejected=traffic.rejected,
                       handed_off=traffic.handed_off,
@@ -206,10 +208,7 @@ def most_rejected(days: int = Query(default=30, ge=1, le=366), limit: int = Quer
 
 
 def _draft(desk: ChangeDesk, account: Account, kind: ChangeKind, entry: Entry, entry_id: str | None, cluster_id: int):
-    try:
-        return desk.create(account, kind=kind, entry=entry, entry_id=entry_id, source=f"gap:{cluster_id}")
-    except ChangeError as error:
-        raise refused(error) from None
+    return desk.create(account, kind=kind, entry=entry, entry_id=entry_id, source=f"gap:{cluster_id}")
 
 
 def _close(queue: GapQueue, cluster_id: int, account: Account, **resolution) -> None:

@@ -12,10 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from accounts.roles import Account, Role
 from api.auth import allow
 from api.errors import ApiError
-from api.routes.changes import DiffOut, refused
+from api.routes.changes import DiffOut
 from api.routes.entries import EntryOut
 from api.services import Services, get_services
-from knowledge_base.changes import ChangeError, ChangeKind
+from knowledge_base.changes import ChangeKind, ImportRefused
 from knowledge_base.imports import ImportProblem, Preview, file_problems, preview
 from knowledge_base.io import ENTRY_SUFFIXES, KnowledgeFileError, read_entries_from_bytes
 
@@ -105,10 +105,7 @@ def _import(data: bytes, filename: str, services: Services, account: Account) ->
         entries = read_entries_from_bytes(data, filename)
     except KnowledgeFileError as error:
         problems: list[dict[str, Any]] = [p.to_json() for p in file_problems(error)]
-        raise ApiError(400, "invalid_import", f"{filename} cannot be imported; nothing was. Fix every problem "
-                                              f"listed in details and upload it again.", problems) from None
-    try:
-        batch, ids = services.changes.import_as_changes(account, entries, source=filename)
-    except ChangeError as error:
-        raise refused(error) from None
+        raise ImportRefused(problems, f"{filename} cannot be imported; nothing was. Fix every problem listed in "
+                                      "details and upload it again.") from None
+    batch, ids = services.changes.import_as_changes(account, entries, source=filename)
     return ImportOut(batch=batch, changes=ids)

@@ -10,9 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from accounts.roles import Account, Role
 from api.auth import allow
-from api.errors import ApiError
 from api.services import get_desk, get_services
-from desk.tickets import Ticket, TicketConflict, TicketDesk, TicketNotFound, TicketStatus
+from desk.tickets import Ticket, TicketDesk, TicketStatus
+from ground.errors import DomainError, ErrorKind
 
 router = APIRouter(prefix="/v1/tickets", tags=["seats"])
 
@@ -54,8 +54,9 @@ class SeatAction(BaseModel):
 
     def acting(self, account: Account) -> str:
         if self.seat is not None and self.seat != account.username:
-            raise ApiError(403, "not_your_seat", f"You are signed in as {account.username!r} and may act only as that seat, "
-                                                 f"not as {self.seat!r}; leave out 'seat' or sign in as that seat.")
+            raise DomainError(f"You are signed in as {account.username!r} and may act only as that seat, "
+                              f"not as {self.seat!r}; leave out 'seat' or sign in as that seat.",
+                              code="not_your_seat", kind=ErrorKind.FORBIDDEN)
         return account.username
 
 
@@ -64,12 +65,7 @@ class SeatReply(SeatAction):
 
 
 def _acting(action):
-    try:
-        return TicketOut.of(action())
-    except TicketNotFound as error:
-        raise ApiError(404, "not_found", str(error)) from error
-    except TicketConflict as error:
-        raise ApiError(409, "conflict", str(error)) from error
+    return TicketOut.of(action())
 
 
 @router.get("", response_model=list[TicketOut], summary="The queue: most urgent first, then nearest deadline")

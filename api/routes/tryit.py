@@ -10,12 +10,11 @@ from pydantic import BaseModel, Field
 
 from accounts.roles import Account, Role
 from api.auth import allow
-from api.errors import ApiError
 from api.routes.changes import proposed_entry
 from api.services import Services, get_services
 from assistant.tryout import Conflict, Tryout
 from assistant.turn import Channel, Decision, Kind
-from knowledge_base.changes import ChangeKind, ChangeNotFound
+from knowledge_base.changes import ChangeKind
 from knowledge_base.entry import Entry, Status
 
 router = APIRouter(prefix="/v1", tags=["editors"])
@@ -106,10 +105,7 @@ def _draft(request: TryRequest, services: Services) -> Entry | None:
     the change retires the entry."""
     if request.change_id is None:
         return proposed_entry(request.entry, None) if request.entry is not None else None
-    try:
-        change = services.changes.get(request.change_id)
-    except ChangeNotFound:
-        raise ApiError(404, "not_found", f"There is no change {request.change_id}; list them with GET /v1/changes.") from None
+    change = services.changes.get(request.change_id)
     draft = proposed_entry(request.entry, change.entry_id) if request.entry is not None else change.entry
     if change.kind is ChangeKind.RETIRE:
         draft = draft.with_changes(status=Status.RETIRED)

@@ -138,7 +138,7 @@ def _start_call(voice: VoiceServices, text: str) -> VoiceCall:
 def ivr_message(event: Event) -> dict | None:
     """An event of the call as the IVR protocol's JSON."""
     if isinstance(event, Say):
-        from voice.speech import to_ssml
+        from voice.ssml import to_ssml
 
         return {"type": "prompt", "purpose": event.purpose, "text": event.text, "ssml": to_ssml(event.text),
                 "barge_in": event.barge_in}
@@ -235,7 +235,7 @@ async def call_outcome(session: str, request: Request) -> dict:
         raise ApiError(503, "voice_unavailable", "speech recognition is not loaded on this server")
     record = await asyncio.to_thread(voice.records.get, session)
     if record is None:
-        raise ApiError(404, "not_found", f"no call {session!r} is known; the session is the AudioSocket UUID or the IVR session")
+        raise ApiError(404, "call_not_found", f"no call {session!r} is known; the session is the AudioSocket UUID or the IVR session")
     return {"session": record.session, "protocol": record.protocol, "ended": record.ended_at is not None,
             "outcome": record.outcome, "transfer_to": record.transfer_to, "ticket": record.ticket_number,
             "reason": record.reason, "audio_seconds": record.audio_seconds}

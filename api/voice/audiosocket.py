@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from voice.call import Event, Recognised, StopPlayback, VoiceCall
 from voice.dialogue import KEYS, Decided, Hangup, Say, Transfer
 from voice.services import VoiceServices
-from voice.speech import Synthesiser, SynthesisError
+from voice.synthesis import Synthesiser, SynthesisError
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,16 @@ def run_migrations(connection) -> None:
 
 
 def run_from_command_line() -> None:
-    from frontdoor.settings import Settings
     from storage.database import Database
 
     if config.config_file_name:
         fileConfig(config.config_file_name, disable_existing_loggers=False)
-    url = config.get_main_option("sqlalchemy.url") or Settings().resolved_database_url
+    # The database is named by the caller: `frontdoor db upgrade` (which reads the settings) passes it through
+    # Database.migrate; a bare `alembic` run names it with `-x url=…` or sqlalchemy.url in alembic.ini.
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("name the database: alembic -x url=sqlite:///var/frontdoor.db upgrade head "
+                         "(or use: frontdoor db upgrade)")
     database = Database(url)
     try:
         with database.engine.begin() as connection:

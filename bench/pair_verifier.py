@@ -11,7 +11,7 @@ folder records which encoder folder it came from and a digest of the matrix, and
 there (and refuses a different one). `save(..., include_word_embeddings=True)` writes a self-contained
 folder instead.
 
-This module imports nothing else of Frontdoor.
+Benchmark code, not used by the product; it imports nothing else of Frontdoor.
 """
 from __future__ import annotations
 

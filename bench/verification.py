@@ -1,4 +1,4 @@
-"""Verifying the retrieval's candidates with a learned pair verifier (`models/pair_verifier.py`).
+"""Verifying the retrieval's candidates with a learned pair verifier (`bench/pair_verifier.py`).
 
 Retrieval ranks; the verifier reads the caller's question and each top candidate together and says whether
 that entry answers it. This module makes its training pairs and turns its scores into the final decision:
