@@ -65,3 +65,22 @@ def allow(*roles: Role) -> Access:
     if not roles:
         raise ValueError("allow() needs at least one role; use PUBLIC for a route anyone may call")
     return Access(tuple(roles))
+
+
+def route_contexts(app) -> list:
+    """Every route of the app with its full path and effective dependencies, however FastAPI nests included routers."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # FastAPI before included routers were kept as groups: app.routes is flat
+        return list(app.routes)
+    return list(iter_route_contexts(app.routes))
+
+
+def route_accesses(dependant) -> list[Access]:
+    """The access rules a route declares, found among its dependencies at any depth."""
+    found = []
+    for sub in dependant.dependencies:
+        if isinstance(sub.call, Access):
+            found.append(sub.call)
+        found.extend(route_accesses(sub))
+    return found

@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse
 
-from api.auth import SESSION_COOKIE, Access
+from api.auth import SESSION_COOKIE, route_accesses, route_contexts
 from api.errors import ErrorBody
 
 ASSETS_URL = "/docs-assets"
@@ -93,21 +93,6 @@ def install_docs(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _route_contexts(app: FastAPI) -> list:
-    try:
-        from fastapi.routing import iter_route_contexts
-    except ImportError:  # older FastAPI: app.routes is flat
-        return list(app.routes)
-    return list(iter_route_contexts(app.routes))
-
-
-def _accesses(dependant) -> list[Access]:
-    found = []
-    for sub in dependant.dependencies:
-        if isinstance(sub.call, Access):
-            found.append(sub.call)
-        found.extend(_accesses(sub))
-    return found
 
 
 def document_errors_and_security(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
@@ -118,12 +103,12 @@ def document_errors_and_security(schema: dict[str, Any], app: FastAPI) -> dict[s
     schemas["ErrorBody"] = body
     components["securitySchemes"] = {**components.get("securitySchemes", {}), **SECURITY_SCHEMES}
 
-    for context in _route_contexts(app):
+    for context in route_contexts(app):
         original = getattr(context, "original_route", context)
         if not isinstance(original, APIRoute) or not original.include_in_schema:
             continue
         path = getattr(context, "path_format", None) or getattr(original, "path_format", context.path)
-        accesses = _accesses(context.dependant)
+        accesses = route_accesses(context.dependant)
         needs_account = any(access.roles is not None for access in accesses)
         has_path_params = "{" in path
         takes_input = bool(context.dependant.query_params or context.dependant.body_params or has_path_params

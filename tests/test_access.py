@@ -13,7 +13,7 @@ import pytest
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from accounts.roles import STAFF, Role
-from api.auth import PUBLIC, SESSION_COOKIE, Access
+from api.auth import PUBLIC, SESSION_COOKIE, Access, route_accesses, route_contexts
 
 E, R, S, A = Role.EDITOR, Role.REVIEWER, Role.SEAT, Role.ADMIN
 ANONYMOUS = "anonymous"
@@ -55,22 +55,6 @@ def shape(path: str) -> str:
     return re.sub(r"\{[^}]*\}", "{}", path)
 
 
-def _route_contexts(app):
-    """Every route of the app with its full path and effective dependencies, however FastAPI nests included routers."""
-    try:
-        from fastapi.routing import iter_route_contexts
-    except ImportError:  # FastAPI before included routers were kept as groups: app.routes is flat
-        return list(app.routes)
-    return list(iter_route_contexts(app.routes))
-
-
-def _accesses(dependant) -> list[Access]:
-    found = []
-    for sub in dependant.dependencies:
-        if isinstance(sub.call, Access):
-            found.append(sub.call)
-        found.extend(_accesses(sub))
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +64,13 @@ def routes() -> list[tuple[str, str, list[Access]]]:
     from frontdoor.settings import Settings
 
     found = []
-    for context in _route_contexts(web_app(Settings())):
+    for context in route_contexts(web_app(Settings())):
         original = getattr(context, "original_route", context)
         if isinstance(original, APIWebSocketRoute):
-            found.append((WEBSOCKET, context.path, _accesses(context.dependant)))
+            found.append((WEBSOCKET, context.path, route_accesses(context.dependant)))
         elif isinstance(original, APIRoute):
             for method in sorted(context.methods):
-                found.append((method, context.path, _accesses(context.dependant)))
+                found.append((method, context.path, route_accesses(context.dependant)))
     return found
 
 
