@@ -14,6 +14,7 @@ from desk.tickets import TicketDesk
 from knowledge_base.changes import ChangeDesk
 from knowledge_base.follower import PublishFollower
 from knowledge_base.gaps import GapQueue
+from knowledge_base.labels import LabelStore
 from knowledge_base.service import KnowledgeBase
 from storage.audit import AuditLog
 from storage.database import Database
@@ -29,6 +30,7 @@ class Services:
     audit: AuditLog
     changes: ChangeDesk  # drafts, review, publishing (knowledge_base/changes.py)
     gaps: GapQueue  # the unanswered-question queue (knowledge_base/gaps.py)
+    labels: LabelStore  # answer labels and the automatic answers' precision (knowledge_base/labels.py)
     wechat: WeChatChannel | None = None
     voice: VoiceServices | None = None
     tryout: Tryout | None = None  # "try it" (POST /v1/try): remembers the indexes it derived for drafts

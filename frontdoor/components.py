@@ -162,6 +162,7 @@ def build_services(settings: Settings, http: httpx.AsyncClient, *, embedder: Emb
     from assistant.tryout import Tryout
     from knowledge_base.changes import ChangeDesk
     from knowledge_base.gaps import GapQueue
+    from knowledge_base.labels import LabelStore
     from knowledge_base.service import KnowledgeBase
     from knowledge_base.store import EmbeddingCache, KnowledgeStore
     from storage.audit import AuditLog
@@ -177,6 +178,7 @@ def build_services(settings: Settings, http: httpx.AsyncClient, *, embedder: Emb
     voice = build_voice(settings, db, knowledge, engine) if settings.voice else None
     return Services(db=db, knowledge=knowledge, engine=engine, desk=engine.desk, accounts=account_store(settings, db),
                     audit=AuditLog(db), changes=ChangeDesk(db, knowledge.store), gaps=GapQueue(db, embedder),
+                    labels=LabelStore(db),
                     wechat=wechat_channel(settings, db, engine, http), voice=voice, tryout=Tryout(engine, embedder),
                     cookie_secure=settings.cookie_secure)
 

@@ -354,3 +354,25 @@ class GapRow(Base):
     cluster_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("gap_clusters.id"))
 
     __table_args__ = (Index("ix_gaps_cluster", "cluster_id"), Index("ix_gaps_at", "at"))
+
+
+# ---- answer labels (migration 0005) --------------------------------------------------------------
+
+class AnswerLabelRow(Base):
+    """A seat's word on a handed-off ticket: entry `entry_id` would have answered its question, or (entry_id NULL)
+    no entry does and the handoff was right. One per ticket: labelling again replaces it. The citizens' labels
+    are not stored; knowledge_base/labels.py reads them from the conversation turns."""
+
+    __tablename__ = "answer_labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ticket_number: Mapped[str] = mapped_column(String(40), unique=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(16))
+    query: Mapped[str] = mapped_column(Text)                    # the ticket's question (its summary)
+    entry_id: Mapped[str | None] = mapped_column(String(200))   # NULL: no entry answers it
+    correct: Mapped[bool] = mapped_column(Boolean)              # whether entry_id (or "none") is right for query
+    by: Mapped[str] = mapped_column(String(100))                # the seat's username
+
+    __table_args__ = (Index("ix_answer_labels_at", "at"), Index("ix_answer_labels_conversation", "conversation_id"))

@@ -43,6 +43,8 @@ MATRIX: dict[tuple[str, str], tuple[Role, ...] | None] = {
     ("GET", "/v1/codes"): STAFF, ("PUT", "/v1/codes"): (A,),
     ("GET", "/v1/tickets"): (S,), ("GET", "/v1/tickets/{}"): (S,), ("POST", "/v1/tickets/{}/claim"): (S,),
     ("POST", "/v1/tickets/{}/reply"): (S,), ("POST", "/v1/tickets/{}/close"): (S,),
+    ("PUT", "/v1/tickets/{}/label"): (S,),
+    ("GET", "/v1/labels"): (E, R, A), ("GET", "/v1/confidence/precision"): (E, R, A),
     ("GET", "/v1/voice/calls/{}"): (S,),
 }
 # Not called over HTTP: WeChat's pushes need its signature (a forged one is 403 by design).

@@ -504,6 +504,21 @@ def test_a_gap_becomes_a_new_draft_or_new_samples_in_two_clicks(console, page):
     expect(page.get_by_test_id("field-samples")).to_have_value(re.compile(re.escape(question)))
 
 
+def test_the_gaps_page_shows_how_often_the_automatic_answers_were_right(console, page):
+    from playwright.sync_api import expect
+
+    reply = chat(console, LOOP_QUESTION).json()
+    assert (reply["decision"], reply["reason"]) == ("answer", "confident"), reply
+    sign_in(page, console, "editor")
+    open_route(page, console, "gaps")
+    panel = page.get_by_test_id("answer-precision")
+    expect(panel).to_contain_text("自动回答准确率（近7天）")
+    row = panel.locator('[data-testid="precision-row"][data-channel="chat"]')
+    expect(row.get_by_test_id("precision-value")).to_have_text(re.compile(r"^\d{1,3}\.\d%$"))
+    expect(row.get_by_test_id("precision-interval")).to_have_text(re.compile(r"^\d{1,3}\.\d% – \d{1,3}\.\d%$"))
+    expect(row.get_by_test_id("precision-answers")).not_to_have_text("0")
+
+
 def test_server_text_is_never_rendered_as_html(console, page):
     from playwright.sync_api import expect
 

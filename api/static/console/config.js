@@ -35,7 +35,8 @@ export var ACTION_LABEL = { "account.create": "开通账号", "account.update": 
                      "change.save": "保存草稿", "change.submit": "提交审核", "change.return": "退回修改",
                      "change.withdraw": "撤回", "change.publish": "发布", "change.schedule": "定时发布",
                      "entry.rollback": "回滚", "import.create": "批量导入", "gap.new_entry": "由问题新建条目",
-                     "gap.add_samples": "加入相似问法", "gap.dismiss": "忽略问题", "codes.import": "导入分类代码" };
+                     "gap.add_samples": "加入相似问法", "gap.dismiss": "忽略问题", "codes.import": "导入分类代码",
+                     "ticket.label": "标注工单" };
 // What an entry JSON may hold (knowledge_base/io.py); anything else the API refuses.
 
 export var ENTRY_KEYS = ["id", "question", "answer", "chat_answer", "samples", "category", "voice_answer", "request_type",

@@ -1,7 +1,7 @@
 // #/gaps: the questions the assistant could not answer, grouped, with what to do about them.
 
 import { CHANNEL_LABEL } from "../config.js";
-import { append, button, clear, errorSlot, h, muted, pill } from "../dom.js";
+import { append, button, clear, errorSlot, h, muted, pill, section } from "../dom.js";
 import { when } from "../format.js";
 import { api, listOf, openChangeId } from "../api.js";
 import { showError } from "../notices.js";
@@ -11,6 +11,7 @@ import { flashNext, go, loadFailed, page } from "../router.js";
 export function renderGaps() {
   var node = page("未解答的问题", "gaps-page");
   node.appendChild(muted("市民转人工、否定了追问、或系统没把握的提问，按同一诉求归成一组，按数量和新近程度排序。"));
+  node.appendChild(precisionPanel());
   api("GET", "/v1/gaps?status=open").then(function (data) {
     if (!node.live()) return;
     var clusters = listOf(data, "clusters");
@@ -110,6 +111,47 @@ function gapCard(cluster, rank) {
     slot
   ]);
   return card;
+}
+
+// How often the automatic answers were right, per channel (GET /v1/confidence/precision; knowledge_base/labels.py).
+var PRECISION_TITLE = "自动回答准确率（近7天）";
+
+function precisionPanel() {
+  var panel = section(PRECISION_TITLE, "answer-precision", muted("加载中…"));
+  function redraw(children) {
+    clear(panel);
+    append(panel, [h("h3", null, PRECISION_TITLE), children]);
+  }
+  api("GET", "/v1/confidence/precision?days=7").then(function (rows) {
+    rows = listOf(rows, "channels");
+    if (!rows.length) { redraw(muted("近7天还没有自动回答。", "precision-empty")); return; }
+    redraw([
+      h("table", { className: "table", testid: "precision-table" }, [
+        h("thead", null, h("tr", null, ["渠道", "准确率", "95% 置信区间", "自动回答", "已知答错", "依据的标注"].map(function (title) {
+          return h("th", null, title);
+        }))),
+        h("tbody", null, rows.map(function (row) {
+          return h("tr", { testid: "precision-row", data: { channel: row.channel } }, [
+            h("td", null, CHANNEL_LABEL[row.channel] || row.channel),
+            h("td", { testid: "precision-value" }, percent(row.precision)),
+            h("td", { testid: "precision-interval" }, percent(row.low) + " – " + percent(row.high)),
+            h("td", { testid: "precision-answers" }, String(row.answers)),
+            h("td", { testid: "precision-wrong" }, String(row.wrong)),
+            h("td", { testid: "precision-labels" }, String(row.labels))
+          ]);
+        }))
+      ]),
+      muted("“已知答错”：市民说“不是这个”，或坐席在工单上标注了别的条目（或没有条目能回答）。没人标注的回答按答对计，所以这是上限估计。")
+    ]);
+  }, function (problem) {
+    redraw(errorSlot());
+    showError(panel.lastChild, problem);
+  });
+  return panel;
+}
+
+function percent(value) {
+  return value == null ? "—" : (100 * value).toFixed(1) + "%";
 }
 
 function reasonLabel(reason) {
