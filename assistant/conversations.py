@@ -23,6 +23,7 @@ class ConversationState:
     offered: list[str] = field(default_factory=list)   # entries offered in the last clarification, in order
     rejected: list[str] = field(default_factory=list)  # entries the citizen said were not it (this question)
     unsatisfied: int = 0              # rejections and "still don't understand" in this conversation
+    prompts: int = 0                  # messages too garbled to be a question in this conversation
 
     @classmethod
     def from_json(cls, data: dict | None) -> "ConversationState":

@@ -3,8 +3,9 @@ the answer variant (voice or chat), the wording and the precision the answer mus
 
 The decision of one turn, in order:
   emergency → redirect · a follow-up about the conversation ("转人工", "不是这个", a choice) →
-  handled against what was offered · out of scope → refuse · otherwise retrieve and
-  answer (confident) / clarify (close) / hand off (nothing fits).
+  handled against what was offered · a greeting, or a message too garbled to be a question → a prompt to
+  say what is needed (after two prompts, a seat, once) · out of scope → refuse · otherwise retrieve and
+  answer (confident, or the plain case) / clarify (close) / hand off (nothing fits).
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ class Verdict:
     confidence: float
     candidates: list[Candidate]   # the usable ones, best first
     offered: list[Candidate]      # the answer, or the choices of a clarification
+    reason: str = ""              # an answer's: "confident" (above the channel's threshold) or "plain"
 
 
 def _readings(said: str, turn: Turn, extra: int = 7) -> list[tuple[str, float]]:
@@ -119,6 +121,13 @@ class Engine:
             return self._unsatisfied(turn, said, state, index)
         if intent == "thanks":
             return self._courtesy(turn), state
+        if intent == "greeting":
+            return self._prompt(turn, "greeting"), state
+        if self.rules.unintelligible(said):
+            counted = replace(state, prompts=state.prompts + 1)
+            if state.prompts == self.rules.unclear.prompts_before_handoff:  # once: later ones are prompted again
+                return self._handoff(turn, said, counted, index, "unintelligible")
+            return self._prompt(turn, "unclear"), counted
 
         rule = self.rules.out_of_scope(said)
         if rule:
@@ -151,7 +160,9 @@ class Engine:
         confidence = result.confidence if not rejected else 0.0
         top = candidates[0]
         if confidence >= index.answer_threshold(self.policy.answer_precision(channel)):
-            return Verdict(Kind.ANSWER, confidence, candidates, [top])
+            return Verdict(Kind.ANSWER, confidence, candidates, [top], "confident")
+        if result.plain and not rejected:
+            return Verdict(Kind.ANSWER, confidence, candidates, [top], "plain")
         if rejected or confidence >= index.answer_threshold(self.policy.clarify_precision):
             close = [c for c in candidates if c.score >= top.score - self.policy.clarify_margin][: self.policy.max_choices]
             close = close if len(close) >= 2 else candidates[:2]
@@ -165,7 +176,7 @@ class Engine:
         scored = tuple(Scored(c.entry.id, c.entry.question, c.score) for c in verdict.candidates[:5])
         if verdict.kind is Kind.ANSWER:
             top = verdict.offered[0].entry.id
-            decision = self._answer_entry(turn, index, top, "confident", verdict.confidence)
+            decision = self._answer_entry(turn, index, top, verdict.reason, verdict.confidence)
             return replace(decision, candidates=scored), replace(state, answered=top)
         if verdict.kind is Kind.CLARIFY:
             return self._clarify(turn, [c.entry for c in verdict.offered], verdict.confidence, scored), replace(
@@ -216,6 +227,10 @@ class Engine:
 
     def _courtesy(self, turn: Turn) -> Decision:
         return Decision(Kind.ANSWER, turn.session, self.rules.reply(turn.channel.wording, "courtesy"), reason="courtesy")
+
+    def _prompt(self, turn: Turn, why: str) -> Decision:
+        """A greeting or a message too garbled to be a question: ask what the citizen needs (reason "prompt")."""
+        return Decision(Kind.ANSWER, turn.session, self.rules.reply(turn.channel.wording, why), reason="prompt")
 
     # ---- leaving the self-service path ------------------------------------------------------
     def _redirect(self, turn: Turn, emergency) -> Decision:

@@ -8,13 +8,14 @@ the pattern named.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 SHIPPED = Path(__file__).resolve().parent / "rules"
 _SPACES = re.compile(r"\s+")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _TRAILING = re.compile(r"[。．.!！?？~～,，、…\s]+$")
 
 
@@ -50,6 +51,16 @@ class UrgencyLevel:
 
 
 @dataclass(frozen=True)
+class Unclear:
+    min_distinct_han: int = 2
+    prompts_before_handoff: int = 2
+
+    def __call__(self, text: str) -> bool:
+        """Whether a message has too few different Chinese characters to be a question."""
+        return len({ch for ch in text if _HAN.match(ch)}) < self.min_distinct_han
+
+
+@dataclass(frozen=True)
 class Rules:
     emergencies: tuple[Emergency, ...]
     scope: tuple[ScopeRule, ...]
@@ -59,6 +70,7 @@ class Rules:
     request_types: dict[str, tuple[re.Pattern, ...]]
     replies: dict[str, dict[str, str]]
     terms: tuple[str, ...] = ()  # the hotline's own words, for speech recognition
+    unclear: Unclear = field(default_factory=Unclear)  # what is too garbled to be a question (followups.yaml)
 
     # ---- matching -------------------------------------------------------------------------------
     def emergency(self, text: str) -> Emergency | None:
@@ -76,6 +88,10 @@ class Rules:
             if any(p.fullmatch(said) for p in patterns):
                 return name
         return None
+
+    def unintelligible(self, text: str) -> bool:
+        """A message too garbled or too short to mean anything: a prompt answers it, not a ticket."""
+        return self.unclear(compact(text))
 
     def choice(self, text: str) -> int | None:
         said = compact(text).removeprefix("选").removesuffix("吧").removesuffix("个")
@@ -100,8 +116,8 @@ class Rules:
 
 
 REPLY_TEMPLATES = {
-    "chat": {"clarify", "clarify_choice", "handoff", "redirect", "courtesy"},
-    "voice": {"clarify", "clarify_choice", "handoff", "redirect", "courtesy", "more"},
+    "chat": {"clarify", "clarify_choice", "handoff", "redirect", "courtesy", "greeting", "unclear"},
+    "voice": {"clarify", "clarify_choice", "handoff", "redirect", "courtesy", "greeting", "unclear", "more"},
     "ivr": {"greeting", "anything_else", "no_input", "no_match", "invalid_key", "emergency_transfer", "goodbye"},
 }
 
@@ -150,6 +166,7 @@ def _load(override_dir: Path | None) -> Rules:
     followups, where = _read("followups.yaml", override_dir)
     intents = {name: _compile(patterns, f"{where}: {name}") for name, patterns in followups["intents"].items()}
     choices = {int(n): frozenset(str(w) for w in words) for n, words in followups["choices"].items()}
+    unclear = Unclear(**{k: int(v) for k, v in (followups.get("unclear") or {}).items()})
     urgency, where = _read("urgency.yaml", override_dir)
     levels = tuple(
         UrgencyLevel(name=l["name"], dispatch_hours=float(l["dispatch_hours"]), patterns=_compile(l.get("patterns") or [], f"{where}: {l['name']}"))
@@ -167,4 +184,4 @@ def _load(override_dir: Path | None) -> Rules:
     terms = vocabulary.get("terms") or []
     if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
         raise RulesError(f"{where}: terms must be a list of words")
-    return Rules(emergencies, scope_rules, intents, choices, levels, request_types, replies, tuple(terms))
+    return Rules(emergencies, scope_rules, intents, choices, levels, request_types, replies, tuple(terms), unclear)

@@ -150,7 +150,7 @@ def pairs_from_knowledge(index, *, k: int = 3, how: str = "title", samples_per_e
             text, index.entries[owner].id if owner >= 0 else None,
             tuple(index.entries[r].id for r in rows_k), tuple(index.entries[r].question for r in rows_k),
             tuple(index.phrasings[m] for m in ranking.matched[:k]), ranking.fused[:k].astype(np.float32),
-            float(index.calibrator.probability(index.features(ranking))) if ranking.rows.size else 0.0))
+            float(index.calibrator.probability(index.features(text, ranking))) if ranking.rows.size else 0.0))
     return PairSet(ranked, how)
 
 

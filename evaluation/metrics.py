@@ -76,3 +76,26 @@ def decision_measures(expected: Sequence[str | None], decisions: Sequence[tuple[
         "clarify_hit": (sum(e in d[2] for e, d in clarified if e is not None) / max(1, sum(e is not None for e, _ in clarified))),
     }
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """How a simulated conversation about one question ended (evaluation/retrieval.py simulate): "contained"
+    (answered right without a human), "misled" (answered wrong), "to_human", or "screened" (redirected or
+    refused by the rules); and after how many of the citizen's turns."""
+
+    ending: str
+    turns: int
+
+
+def conversation_measures(expected: Sequence[str | None], conversations: Sequence[Conversation]) -> dict:
+    """contained ÷ answerable queries, misled ÷ all, to a human ÷ all, and the mean number of turns."""
+    answerable = sum(e is not None for e in expected)
+    count = len(conversations)
+    figures = {
+        "contained": sum(c.ending == "contained" for c in conversations) / answerable if answerable else 0.0,
+        "misled": sum(c.ending == "misled" for c in conversations) / count if count else 0.0,
+        "to_human": sum(c.ending == "to_human" for c in conversations) / count if count else 0.0,
+        "mean_turns": sum(c.turns for c in conversations) / count if count else 0.0,
+    }
+    return {k: round(v, 4) for k, v in figures.items()}

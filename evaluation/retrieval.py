@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 from pathlib import Path
 
-from evaluation.metrics import Outcome, decision_measures, summary
+from evaluation.metrics import Conversation, Outcome, conversation_measures, decision_measures, summary
 from evaluation.packs import Query, read_queries
 from knowledge_base.io import read_entries
 from knowledge_base.retrieval.embedding import QueryEmbedder
@@ -17,7 +17,7 @@ from knowledge_base.store import EmbeddingCache, KnowledgeStore
 from storage.database import Database
 
 if TYPE_CHECKING:
-    from assistant.engine import Engine
+    from assistant.engine import Engine, Verdict
 
 # Builds the engine over a knowledge base with its rules and thresholds (the composition root's build_engine).
 EngineFactory = Callable[[Database, KnowledgeBase], "Engine"]
@@ -60,17 +60,46 @@ def evaluate_engine(knowledge: KnowledgeBase, queries: Sequence[Query], *, chann
     engine = build_engine(db, knowledge)
     index = knowledge.index.current
     results = index.search_many([q.text for q in queries], k=10, progress=progress(len(queries), "querying"))
-    outcomes, decisions = [], []
+    outcomes, decisions, conversations = [], [], []
     for query, result in zip(queries, results):
         outcomes.append(Outcome(query.expected, [c.entry.id for c in result.candidates], result.confidence))
         screened = engine.screen(query.text)
         if screened is not None:
             decisions.append((screened.value, None, []))
+            conversations.append(Conversation("screened", 1))
             continue
         verdict = engine.judge(result, Channel(channel), index)
         decisions.append((verdict.kind.value, verdict.offered[0].entry.id if verdict.offered else None,
                           [c.entry.id for c in verdict.offered]))
+        conversations.append(simulate(lambda rejected: engine.judge(result, Channel(channel), index, rejected),
+                                      query.expected, unsatisfied_limit=engine.policy.unsatisfied_limit))
     figures = summary(outcomes)
     figures.update(decision_measures([q.expected for q in queries], decisions))
+    figures["conversation"] = conversation_measures([q.expected for q in queries], conversations)
     figures["channel"] = channel
     return figures
+
+
+def simulate(judge: Callable[[list[str]], "Verdict"], expected: str | None, *, unsatisfied_limit: int) -> Conversation:
+    """A citizen who knows what they asked, through the engine's decisions on one question: picks the expected
+    entry when a clarification offers it, else says "不是这个", which asks again with the choices rejected (as
+    Engine._unsatisfied does) until `unsatisfied_limit` rejections hand it to a seat; an automatic answer that is
+    not the expected entry (or answers a question nothing should answer) misleads them. Turns are the citizen's."""
+    from assistant.turn import Kind
+
+    rejected: list[str] = []
+    turns = 1
+    while True:
+        verdict = judge(rejected)
+        if verdict.kind is Kind.ANSWER:
+            right = expected is not None and verdict.offered[0].entry.id == expected
+            return Conversation("contained" if right else "misled", turns)
+        if verdict.kind is not Kind.CLARIFY:
+            return Conversation("to_human", turns)
+        offered = [c.entry.id for c in verdict.offered]
+        turns += 1  # a pick, or "不是这个"
+        if expected in offered:
+            return Conversation("contained", turns)
+        rejected = rejected + offered
+        if turns - 1 >= unsatisfied_limit:  # each turn after the first rejected what was offered
+            return Conversation("to_human", turns)

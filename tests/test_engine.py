@@ -138,3 +138,23 @@ def test_a_session_starts_afresh_after_long_silence(seed_knowledge, db):
 
     later = engine.handle(Turn(session="s8", channel=Channel.CHAT, text="1", region=NANJING, at=utcnow() + timedelta(hours=2)))
     assert later.reason != "chosen"
+
+
+@pytest.mark.parametrize("text", ["你好", "您好！", "在吗", "。。。", "asdfghjkl", "嗯嗯", "???", "啊啊啊"])
+def test_a_greeting_or_gibberish_gets_a_prompt_and_never_a_ticket(seed_knowledge, db, text):
+    decision = say(make_engine(seed_knowledge, db, Policy()), f"prompt-{text}", text)
+    assert (decision.kind, decision.reason, decision.ticket_number) == (Kind.ANSWER, "prompt", None)
+    assert "一句" in decision.text
+
+
+def test_a_conversation_that_stays_unintelligible_goes_to_a_seat_once(seed_knowledge, db):
+    engine = make_engine(seed_knowledge, db, Policy())
+    kinds = [say(engine, "garbled", text).kind for text in ("asdf", "。。", "qwer", "zzz")]
+    assert kinds == [Kind.ANSWER, Kind.ANSWER, Kind.HANDOFF, Kind.ANSWER]
+
+
+def test_a_question_written_for_an_entry_is_answered_whatever_the_threshold(seed_knowledge, db):
+    index = seed_knowledge.index.current
+    entry = next(e for e in index.entries if e.samples and NANJING.startswith(e.region or ""))
+    decision = say(make_engine(seed_knowledge, db, Policy()), "plain", entry.samples[0] + "？")
+    assert decision.kind is Kind.ANSWER and decision.entry_id == entry.id

@@ -135,6 +135,8 @@ class IvrDialogue:
         if decision.kind is Kind.CLARIFY:
             self.step, self._choices = Step.CLARIFYING, len(decision.choices)
             return actions + [self._say(decision.text, "clarify")]
+        if decision.reason == "prompt":  # a greeting or words that mean nothing: ask again, still listening
+            return actions + [self._say(decision.text, "reprompt")]
         if decision.reason == "courtesy" and self.step is Step.ANSWERED:
             return actions + self._goodbye("caller_done")
         purpose = "refuse" if decision.kind is Kind.REFUSE else "answer"

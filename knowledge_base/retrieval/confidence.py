@@ -1,9 +1,10 @@
 """A calibrated probability that the top candidate is the right answer.
 
 A raw cosine is not a probability: near misses ("…怎么治疗" asked of an entry "…有什么区别") score as high
-as true paraphrases. The calibrator reads more than the top score — the margin to the next entry and
-whether the lexical and dense rankers agree — and maps them through a logistic model fitted on the
-knowledge base's own phrasings (see `self_supervision.py`).
+as true paraphrases. The calibrator reads more than the top score — the margin to the next entry,
+whether the lexical and dense rankers agree, and what the question and the top entry's phrasing ask and
+are about (`asks.py`: the same ask in other words, or another ask of the same subject) — and maps them
+through a logistic model fitted on questions made from the knowledge base itself (`self_supervision.py`).
 """
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FEATURES = ("fused_top", "fused_margin", "rankers_agree")
+from knowledge_base.retrieval.asks import Reading, pair_features
+
+FEATURES = ("fused_top", "fused_margin", "rankers_agree", "ask_same", "ask_differ", "subject_of_query", "subject_of_entry")
 
 
-def ranking_features(fused: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+def ranking_features(fused: np.ndarray, lexical: np.ndarray, query: Reading, matched: Reading) -> np.ndarray:
     """Features of one ranked candidate list (arrays sorted by fused score, best first).
 
+    `query` and `matched` are the readings of the question and of the top entry's best phrasing.
     Only features whose meaning is the same for the knowledge base's own phrasings and for callers'
     questions: the lexical coverage of the query, for one, is inflated for a phrasing with a few
     characters dropped, so a calibrator that learned from it would trust callers' words too much.
@@ -25,7 +29,7 @@ def ranking_features(fused: np.ndarray, lexical: np.ndarray) -> np.ndarray:
         return np.zeros(len(FEATURES), dtype=np.float32)
     second = fused[1] if fused.size > 1 else 0.0
     agree = float(lexical.size > 0 and int(np.argmax(lexical)) == 0)
-    return np.array([fused[0], fused[0] - second, agree], dtype=np.float32)
+    return np.array([fused[0], fused[0] - second, agree, *pair_features(query, matched)], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -61,19 +65,96 @@ class Calibrator:
         return cls(mean=np.zeros(len(FEATURES), np.float32), scale=np.ones(len(FEATURES), np.float32), coef=coef, intercept=-38.0)
 
 
-def threshold_for_precision(confidences: np.ndarray, correct: np.ndarray, precision: float, *, min_answers: int = 5) -> float:
-    """The lowest confidence threshold at which answers at or above it were right at least `precision`
-    of the time on these examples (with at least `min_answers` of them); `inf` when none is.
+@dataclass(frozen=True)
+class Calibration:
+    """A calibrator and the examples it was judged on: its confidence on each, whether the top entry was
+    right, and whether the example had an answer at all (from which answer thresholds are read)."""
 
-    Thresholds can only fall at the last of tied confidences."""
+    calibrator: Calibrator
+    confidence: np.ndarray
+    correct: np.ndarray
+    answerable: np.ndarray
+
+    @classmethod
+    def fallback(cls) -> "Calibration":
+        nothing = np.zeros(0, np.float32)
+        return cls(Calibrator.fallback(), nothing, nothing.astype(bool), nothing.astype(bool))
+
+    def threshold(self, precision: float, *, answerable_share: float, risk: float = 0.05) -> float:
+        return threshold_for_precision(self.confidence, self.correct, precision, answerable=self.answerable,
+                                       answerable_share=answerable_share, risk=risk)
+
+
+def _binomial_bounds(hits: np.ndarray, total: int, risk: float) -> tuple[np.ndarray, np.ndarray]:
+    """Clopper-Pearson (lower, upper) bounds on a rate from `hits` of `total`, each missed with probability ≤ `risk`."""
+    from scipy.stats import beta
+
+    hits = np.asarray(hits, dtype=np.float64)
+    if total <= 0:
+        return np.zeros_like(hits), np.ones_like(hits)
+    lower = np.where(hits > 0, beta.ppf(risk, np.maximum(hits, 1e-9), total - hits + 1.0), 0.0)
+    upper = np.where(hits < total, beta.ppf(1.0 - risk, hits + 1.0, np.maximum(total - hits, 1e-9)), 1.0)
+    return lower, upper
+
+
+def precision_lower_bound(right: np.ndarray, wrong: np.ndarray, false: np.ndarray, n_answerable: int,
+                          n_unanswerable: int, *, answerable_share: float, risk: float) -> np.ndarray:
+    """A lower bound on the precision of answering at each threshold, where of the examples at or above it
+    `right` and `wrong` are answerable ones answered with the right and a wrong entry and `false` are
+    unanswerable ones, and a share `answerable_share` of the traffic has an answer.
+
+    precision = π·R / (π·(R + W) + (1 − π)·F) with R, W the rates among answerable questions and F among
+    unanswerable ones; each rate takes its worst Clopper-Pearson bound, at a third of the risk each."""
+    share = float(np.clip(answerable_share, 0.0, 1.0))
+    r_low, _ = _binomial_bounds(right, n_answerable, risk / 3)
+    _, w_high = _binomial_bounds(wrong, n_answerable, risk / 3)
+    _, f_high = _binomial_bounds(false, n_unanswerable, risk / 3)
+    if n_unanswerable <= 0 or share >= 1.0:
+        f_high = np.zeros_like(f_high)
+    if n_answerable <= 0:
+        return np.zeros_like(r_low)
+    hit = share * r_low
+    miss = share * w_high + (1.0 - share) * f_high
+    return np.divide(hit, hit + miss, out=np.zeros_like(hit), where=hit + miss > 0)
+
+
+def threshold_for_precision(confidences: np.ndarray, correct: np.ndarray, precision: float, *,
+                            answerable: np.ndarray | None = None, answerable_share: float | None = None,
+                            risk: float = 0.05, min_answers: int = 5, candidates: int = 8) -> float:
+    """The lowest confidence threshold at which answers at or above it are right at least `precision` of the
+    time with probability 1 − `risk`, on traffic like these examples; `inf` when none is.
+
+    With `answerable` (which examples have an answer) and `answerable_share` (the share of traffic that has
+    one), precision is bounded for traffic of that mix, whatever the mix of the examples
+    (`precision_lower_bound`); without, for traffic mixed as the examples are.
+
+    The guarantee: at most `candidates` thresholds are tried (the confidences at evenly spaced numbers of
+    answers), each bounded at `risk` ÷ their number, so that with probability 1 − `risk` every bound holds
+    at once and so does the one chosen (the lowest that passes). It holds for new questions exchangeable
+    with these examples (per class, when the mix is given); a threshold falls at the last of tied
+    confidences, and needs at least `min_answers` answers above it."""
     if len(confidences) == 0:
         return float("inf")
-    order = np.argsort(-confidences, kind="stable")
-    conf = confidences[order]
-    hits = np.cumsum(correct[order].astype(np.float64))
+    order = np.argsort(-np.asarray(confidences), kind="stable")
+    conf = np.asarray(confidences)[order]
+    right_flags = np.asarray(correct)[order].astype(bool)
+    if answerable is None or answerable_share is None:
+        has_answer = np.ones(len(conf), dtype=bool)
+        share = 1.0
+        wrong_flags = ~right_flags
+    else:
+        has_answer = np.asarray(answerable)[order].astype(bool)
+        share = answerable_share
+        wrong_flags = has_answer & ~right_flags
+    right = np.cumsum(right_flags & has_answer)
+    wrong = np.cumsum(wrong_flags)
+    false = np.cumsum(~has_answer)
     answered = np.arange(1, len(conf) + 1)
-    cut = np.append(conf[1:] != conf[:-1], True)
-    ok = (hits / answered >= precision) & cut & (answered >= min_answers)
-    if not ok.any():
+    cut = np.flatnonzero(np.append(conf[1:] != conf[:-1], True) & (answered >= min_answers))
+    if not cut.size:
         return float("inf")
-    return float(conf[np.flatnonzero(ok).max()])
+    at = np.unique(cut[np.searchsorted(cut, np.linspace(cut[0], cut[-1], candidates), side="left").clip(0, cut.size - 1)])
+    bound = precision_lower_bound(right[at], wrong[at], false[at], int(has_answer.sum()), int((~has_answer).sum()),
+                                  answerable_share=share, risk=risk / len(at))
+    passing = np.flatnonzero(bound >= precision)
+    return float(conf[at[passing[-1]]]) if passing.size else float("inf")

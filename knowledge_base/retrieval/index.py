@@ -15,11 +15,13 @@ import numpy as np
 from knowledge_base.entry import Entry
 from ground.clock import as_utc, utcnow
 from ground.regions import region_covers, region_depth
-from knowledge_base.retrieval.confidence import Calibrator, ranking_features, threshold_for_precision
+from knowledge_base.retrieval.asks import Asks, Reading
+from knowledge_base.retrieval.confidence import Calibration, ranking_features
 from knowledge_base.retrieval.dense import DenseIndex
 from knowledge_base.retrieval.embedding import QueryEmbedder, VectorCache, embed_with_cache
 from knowledge_base.retrieval.fusion import FusionWeights, fuse
 from knowledge_base.retrieval.lexical import LexicalIndex
+from knowledge_base.retrieval.text import normalise
 
 Progress = Callable[[int], None]
 _BATCH = 64  # queries ranked at once (a dense BM25 block of _BATCH × phrasings)
@@ -39,6 +41,10 @@ class SearchResult:
     query: str
     candidates: list[Candidate]
     confidence: float
+    # The plain case: the question is, but for punctuation, spaces and width, one of the top entry's own
+    # phrasings, and no other entry's ("苏康码黄码怎么转绿码" / "苏康码黄码怎么转绿码？"): the editors wrote
+    # it for that entry, whatever the confidence says.
+    plain: bool = False
 
     @property
     def top(self) -> Candidate | None:
@@ -50,7 +56,12 @@ class RetrievalParams:
     weights: FusionWeights = field(default_factory=FusionWeights)
     dense_depth: int = 64  # phrasings taken from FAISS per query before per-entry fusion
     lexical_depth: int = 32
-    calibration_queries: int = 2000
+    calibration_queries: int = 6000  # self-made questions, enough for thresholds bounded at 0.95 (confidence.py)
+    asks: Asks = field(default_factory=Asks.load, compare=False)  # the question types (content/asks.yaml)
+    # Answer thresholds hold for traffic of which this share has an answer in the knowledge base (an
+    # assumption until the hotline's labels measure it), with probability 1 − threshold_risk.
+    answerable_share: float = 0.5
+    threshold_risk: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -91,11 +102,11 @@ class RetrievalIndex:
         self._bounds = np.searchsorted(phrasing_entry, np.arange(len(self.entries) + 1))
         self.entry_phrasings = [np.arange(self._bounds[row], self._bounds[row + 1]) for row in range(len(self.entries))]
         self._replaces = _variant_links(self.entries)
-        self.calibrator = Calibrator.fallback()
+        self._written = _written_for(phrasings, phrasing_entry)
+        self.calibration = Calibration.fallback()
         self.calibrated = False  # by fit_calibrator on this index's own phrasings (not the fallback, not borrowed)
-        self._held_confidence = np.zeros(0, np.float32)
-        self._held_correct = np.zeros(0, np.int64)
         self._thresholds: dict[float, float] = {}
+        self._readings: dict[int, Reading] = {}  # phrasing row → its reading, as phrasings are matched
 
     # ---- building -------------------------------------------------------------------------------
     @classmethod
@@ -121,8 +132,7 @@ class RetrievalIndex:
             else:
                 from knowledge_base.retrieval.self_supervision import fit_calibrator
 
-                index.calibrator, index._held_confidence, index._held_correct = fit_calibrator(
-                    index, max_queries=params.calibration_queries)
+                index.calibration = fit_calibrator(index, max_queries=params.calibration_queries)
             index.calibrated = True
         return index
 
@@ -136,7 +146,7 @@ class RetrievalIndex:
     def calibrated_like(self, other: "RetrievalIndex") -> "RetrievalIndex":
         """This index judging confidence exactly as `other` does (for a draft preview: no recalibration)."""
         self.calibrated = other.calibrated and self._calibrates_like(other)
-        self.calibrator, self._held_confidence, self._held_correct = other.calibrator, other._held_confidence, other._held_correct
+        self.calibration = other.calibration
         self._thresholds = dict(other._thresholds)
         return self
 
@@ -144,11 +154,16 @@ class RetrievalIndex:
         """Each phrasing's vector, by its text."""
         return {text: self.vectors[row] for row, text in enumerate(self.phrasings)}
 
+    @property
+    def calibrator(self):
+        return self.calibration.calibrator
+
     def answer_threshold(self, precision: float) -> float:
-        """The confidence above which answers were right at least `precision` of the time on the
+        """The confidence above which answers are right at least `precision` of the time, bounded on the
         questions the calibrator held out (`inf` when no threshold reaches it); remembered per precision."""
         if precision not in self._thresholds:
-            self._thresholds[precision] = threshold_for_precision(self._held_confidence, self._held_correct, precision)
+            self._thresholds[precision] = self.calibration.threshold(
+                precision, answerable_share=self._params.answerable_share, risk=self._params.threshold_risk)
         return self._thresholds[precision]
 
     @property
@@ -183,15 +198,27 @@ class RetrievalIndex:
         return mask & (self._starts <= moment) & (moment < self._ends)
 
     def _result(self, text: str, ranking: _Ranking, k: int) -> SearchResult:
-        confidence = float(self.calibrator.probability(self.features(ranking))) if ranking.rows.size else 0.0
+        confidence = float(self.calibrator.probability(self.features(text, ranking))) if ranking.rows.size else 0.0
         candidates = [
             Candidate(entry=self.entries[row], score=float(f), dense=float(d), lexical=float(l), matched=self.phrasings[m])
             for row, f, d, l, m in zip(ranking.rows[:k], ranking.fused[:k], ranking.dense[:k], ranking.lexical[:k], ranking.matched[:k])
         ]
-        return SearchResult(query=text, candidates=candidates, confidence=confidence)
+        return SearchResult(query=text, candidates=candidates, confidence=confidence, plain=self._plain(text, ranking))
 
-    def features(self, ranking: _Ranking) -> np.ndarray:
-        return ranking_features(ranking.fused, ranking.lexical)
+    def _plain(self, text: str, ranking: _Ranking) -> bool:
+        return bool(ranking.rows.size) and self._written.get(normalise(text), -1) == int(ranking.rows[0])
+
+    def features(self, text: str, ranking: _Ranking) -> np.ndarray:
+        """The calibrator's features of `text` ranked as `ranking`."""
+        matched = self.reading_of(int(ranking.matched[0])) if ranking.rows.size else Reading(frozenset(), frozenset())
+        return ranking_features(ranking.fused, ranking.lexical, self._params.asks.read(text), matched)
+
+    def reading_of(self, phrasing: int) -> Reading:
+        """What a phrasing asks and is about (read once per index, when first matched)."""
+        reading = self._readings.get(phrasing)
+        if reading is None:
+            reading = self._readings[phrasing] = self._params.asks.read(self.phrasings[phrasing])
+        return reading
 
     def rank(self, texts: Sequence[str], vectors: np.ndarray, *, allowed: np.ndarray | None = None,
              excluded: Sequence[np.ndarray] | None = None) -> list[_Ranking]:
@@ -388,3 +415,12 @@ def _variant_links(entries: Sequence[Entry]) -> dict[int, int]:
 
 def _epoch(moment: datetime | None, default: float) -> float:
     return default if moment is None else as_utc(moment).timestamp()
+
+
+def _written_for(phrasings: Sequence[str], owners: np.ndarray) -> dict[str, int]:
+    """Each phrasing's normalised text → the row of the one entry it was written for (-1: several have it)."""
+    written: dict[str, int] = {}
+    for text, row in zip(phrasings, owners):
+        key, row = normalise(text), int(row)
+        written[key] = row if written.get(key, row) == row else -1
+    return written
