@@ -39,7 +39,6 @@ class Asks:
     def __init__(self, types: list[AskType], filler: str):
         self.types = types
         self._filler = frozenset(filler)
-        self._by_name = {t.name: t for t in types}
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Asks":

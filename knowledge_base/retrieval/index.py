@@ -16,7 +16,7 @@ from knowledge_base.entry import Entry
 from ground.clock import as_utc, utcnow
 from ground.regions import region_covers, region_depth
 from knowledge_base.retrieval.asks import Asks, Reading
-from knowledge_base.retrieval.confidence import Calibration, ranking_features
+from knowledge_base.retrieval.confidence import Calibration, Calibrator, ranking_features
 from knowledge_base.retrieval.dense import DenseIndex
 from knowledge_base.retrieval.embedding import QueryEmbedder, VectorCache, embed_with_cache
 from knowledge_base.retrieval.fusion import FusionWeights, fuse
@@ -155,7 +155,7 @@ class RetrievalIndex:
         return {text: self.vectors[row] for row, text in enumerate(self.phrasings)}
 
     @property
-    def calibrator(self):
+    def calibrator(self) -> "Calibrator":
         return self.calibration.calibrator
 
     def answer_threshold(self, precision: float) -> float:
