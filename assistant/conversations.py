@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from assistant.turn import Decision, Kind, Turn
 from ground.clock import as_utc, utcnow
+from ground.privacy import mask
 from storage.database import Database
 from storage.tables import ConversationRow, GapRow, TurnRow
 
@@ -144,11 +145,12 @@ def _queue(s: Session, gap: Unanswered, turn: Turn, *, said: str, now: datetime)
             confidence = asked.confidence
         if top is None and asked is not None:
             top = asked.entry_id or next((c["entry_id"] for c in asked.candidates or []), None)
-    existing = s.execute(select(GapRow).where(GapRow.session == turn.session, GapRow.text == gap.text)
+    text = mask(gap.text)  # editors and reviewers read the queue: no citizen's number in it
+    existing = s.execute(select(GapRow).where(GapRow.session == turn.session, GapRow.text == text)
                          .order_by(GapRow.id.desc()).limit(1)).scalar_one_or_none()
     if existing is not None:
         existing.reason = gap.reason
         existing.top_entry_id = existing.top_entry_id or top
         return
-    s.add(GapRow(at=now, channel=turn.channel.value, session=turn.session, region=turn.region, text=gap.text,
+    s.add(GapRow(at=now, channel=turn.channel.value, session=turn.session, region=turn.region, text=text,
                  asr_confidence=asr_confidence, reason=gap.reason, confidence=confidence, top_entry_id=top))

@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import httpx
 
+from frontdoor.logs import install_redaction
 from frontdoor.settings import Settings
 from models.asr import SpeechRecogniser
 from models.embedder import Embedder
@@ -152,7 +154,9 @@ def wechat_channel(settings: Settings, db: Database, engine: "Engine", http: htt
     if settings.wechat_encoding_aes_key:
         crypto = WeChatCrypto(settings.wechat_encoding_aes_key, settings.wechat_appid or "")
     client = CustomerServiceClient(settings.wechat_api_base, settings.wechat_appid or "", settings.wechat_secret or "", http)
-    return WeChatChannel(settings.wechat_token, engine, WeChatLedger(db), client, crypto, region=settings.wechat_region)
+    ledger = WeChatLedger(db, nonce_window=timedelta(seconds=2 * settings.wechat_max_push_age_seconds))
+    return WeChatChannel(settings.wechat_token, engine, ledger, client, crypto, region=settings.wechat_region,
+                         max_age_seconds=settings.wechat_max_push_age_seconds)
 
 
 def build_services(settings: Settings, http: httpx.AsyncClient, *, embedder: Embedder | None = None) -> "Services":
@@ -196,6 +200,7 @@ class Worker:
     async def start(self) -> "Services":
         from knowledge_base.follower import PublishFollower
 
+        install_redaction()  # uvicorn has configured its loggers by now
         settings = self._settings
         http = await self._stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
         services = await asyncio.to_thread(build_services, settings, http, embedder=self._embedder)

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     wechat_appid: str | None = None
     wechat_secret: str | None = None
     wechat_region: str | None = Field(default=None, description="The region the mini-program serves, e.g. 江苏省/南京市 (WeChat does not say where a citizen is).")
+    wechat_max_push_age_seconds: int = Field(default=300, ge=30, le=3600, description="A push whose timestamp is further than this "
+                                             "from now is refused as a replay (as is a timestamp and nonce seen before).")
     wechat_api_base: str = Field(default="https://api.weixin.qq.com", description="Where the customer-service send API lives.")
 
     # Voice: recognition, the IVR dialogue, the telephony adapters

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ground.clock import as_utc, utcnow
 from ground.errors import DomainError, ErrorKind
+from ground.privacy import mask
 from storage import audit
 from storage.database import Database
 from storage.tables import AnswerLabelRow, ConversationRow, EntryRow, TicketRow, TurnRow
@@ -157,7 +158,7 @@ def read_conversation(conversation_id: str, channel: str, turns: Sequence[Stored
         if turn.rejected:
             for entry_id in turn.rejected:
                 offer = _offered_by(entry_id, answered, clarified)
-                query = question or turn.text
+                query = mask(question or turn.text)
                 labels.append(Label(query, entry_id, False, CITIZEN_REJECT, channel, turn.at, conversation_id,
                                     offer.confidence if offer else None))
                 if offer is not None and offer.automatic:
@@ -165,7 +166,7 @@ def read_conversation(conversation_id: str, channel: str, turns: Sequence[Stored
                 if (query, entry_id) in choices:
                     dropped.add(choices.pop((query, entry_id)))
         elif turn.reason == "chosen" and turn.entry_id:
-            query = question or turn.text
+            query = mask(question or turn.text)
             choices[(query, turn.entry_id)] = len(labels)
             labels.append(Label(query, turn.entry_id, True, CITIZEN_CHOICE, channel, turn.at, conversation_id,
                                 clarified.confidence if clarified else None))
@@ -177,7 +178,7 @@ def read_conversation(conversation_id: str, channel: str, turns: Sequence[Stored
         elif turn.decision == "clarify":
             clarified = _Offer(turn.seq, turn.confidence)
         if turn.automatic and turn.entry_id:
-            automatic[turn.seq] = (turn, question or turn.text)
+            automatic[turn.seq] = (turn, mask(question or turn.text))
     answers = [AutomaticAnswer(conversation_id, channel, turn.at, query, turn.entry_id, seq in rejected_answers)
                for seq, (turn, query) in automatic.items()]
     return ConversationReading([label for n, label in enumerate(labels) if n not in dropped], answers)
@@ -234,7 +235,7 @@ class LabelStore:
                 row = AnswerLabelRow(ticket_number=ticket_number)
                 s.add(row)
             row.at, row.by, row.entry_id, row.correct = now, by, entry_id, True
-            row.conversation_id, row.channel, row.query = ticket.conversation_id, ticket.channel, ticket.summary
+            row.conversation_id, row.channel, row.query = ticket.conversation_id, ticket.channel, mask(ticket.summary)
             audit.record(s, actor=by, action="ticket.label", target=f"ticket:{ticket_number}", at=now, entry_id=entry_id)
             s.flush()
             return _seat_label(row)

@@ -12,6 +12,7 @@ from datetime import date, datetime, timezone, tzinfo
 from typing import Any
 
 from ground.clock import BEIJING, as_utc
+from ground import privacy
 from knowledge_base.entry import Entry, RequestType, Status
 
 FILE_DEFAULT_STATUS = Status.PUBLISHED
@@ -38,6 +39,26 @@ def entry_problems(entry: Entry) -> list[str]:
     start, end = as_utc(entry.effective_from), as_utc(entry.expires_at)
     if start is not None and end is not None and end <= start:
         problems.append(f"expires_at ({end.isoformat()}) must be after effective_from ({start.isoformat()})")
+    problems.extend(personal_number_problems(entry))
+    return problems
+
+
+PERSONAL_NUMBER_NAMES = {"mobile": "a mobile number", "id_card": "an ID-card number", "bank_card": "a bank-card number"}
+
+
+def personal_number_problems(entry: Entry) -> list[str]:
+    """An entry is shown to every citizen who asks: one that carries a person's mobile, ID-card or bank-card
+    number (a citizen's question added as a sample, pasted from a ticket) must not be stored. An office's
+    landline or address is fine."""
+    fields = {"question": [entry.question], "answer": [entry.chat_answer], "voice_answer": [entry.voice_answer or ""],
+              "samples": list(entry.samples)}
+    problems = []
+    for name, texts in fields.items():
+        for text in texts:
+            for finding in privacy.find(text):
+                if finding.identifies_a_person:
+                    problems.append(f"{name} holds {PERSONAL_NUMBER_NAMES[finding.kind]} ({finding.masked(text)}); "
+                                    "remove it: an entry is shown to every citizen who asks")
     return problems
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ground.privacy import mask_value
 from storage.database import Database
 from storage.tables import AuditEventRow
 
@@ -23,8 +24,9 @@ class AuditEvent:
 
 
 def record(session: Session, *, actor: str, action: str, target: str, at: datetime, **detail: Any) -> None:
-    """Adds one event to `session`'s transaction: `action` like "change.publish", `target` like "entry:covid-001"."""
-    session.add(AuditEventRow(at=at, actor=actor, action=action, target=target, detail=detail))
+    """Adds one event to `session`'s transaction: `action` like "change.publish", `target` like "entry:covid-001".
+    Citizens' numbers in the detail (a gap's text, a ticket's summary) are masked: the trail is read by reviewers."""
+    session.add(AuditEventRow(at=at, actor=actor, action=action, target=target, detail=mask_value(detail)))
 
 
 class AuditLog:

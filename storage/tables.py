@@ -207,6 +207,17 @@ class WeChatInboxRow(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class WeChatNonceRow(Base):
+    """Every signed push's timestamp and nonce, kept for the window within which a push is accepted: a signed
+    query seen before, with another body, is a replay (in plaintext mode the signature does not cover the body)."""
+
+    __tablename__ = "wechat_nonces"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)      # "<timestamp>:<nonce>"
+    message_key: Mapped[str] = mapped_column(String(200))                # the push it came with (its MsgId key)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class WeChatUserRow(Base):
     """Per citizen: the reply window WeChat allows (a few messages within 48 h of their last message)."""
 

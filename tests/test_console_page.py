@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from knowledge_base.labels import AUTOMATIC
 from conftest import TIMEOUT_MS, _free_port, _frontdoor, _serve, _stop
 
 PASSWORD = "console-test-password"
@@ -508,7 +509,7 @@ def test_the_gaps_page_shows_how_often_the_automatic_answers_were_right(console,
     from playwright.sync_api import expect
 
     reply = chat(console, LOOP_QUESTION).json()
-    assert (reply["decision"], reply["reason"]) == ("answer", "confident"), reply
+    assert reply["decision"] == "answer" and reply["reason"] in AUTOMATIC, reply
     sign_in(page, console, "editor")
     open_route(page, console, "gaps")
     panel = page.get_by_test_id("answer-precision")

@@ -114,13 +114,59 @@ def test_a_seats_reply_to_a_wechat_ticket_reaches_the_citizen_in_wechat(server, 
 def test_the_reply_window_allows_five_messages_within_48_hours(db):
     from datetime import timedelta
 
-    from api.wechat.ledger import WeChatLedger
+    from api.wechat.ledger import Delivery, WeChatLedger
     from ground.clock import utcnow
 
     ledger, now = WeChatLedger(db), utcnow()
     assert not ledger.take_reply("oNever", now)  # never wrote: nothing may be sent
-    assert ledger.first_delivery("m1", "oA", now) and not ledger.first_delivery("m1", "oA", now)
+    assert ledger.deliver("m1", "oA", "1:a", now) is Delivery.FIRST
+    assert ledger.deliver("m1", "oA", "1:b", now) is Delivery.RETRY
     assert [ledger.take_reply("oA", now) for _ in range(6)] == [True] * 5 + [False]
-    assert ledger.first_delivery("m2", "oA", now + timedelta(hours=1))  # a new message reopens it
+    assert ledger.deliver("m2", "oA", "2:a", now + timedelta(hours=1)) is Delivery.FIRST  # a new message reopens it
     assert ledger.take_reply("oA", now + timedelta(hours=1))
     assert not ledger.take_reply("oA", now + timedelta(hours=49, minutes=1))
+
+
+def test_a_signed_query_used_again_with_another_message_is_refused_as_a_replay(db):
+    from api.wechat.ledger import Delivery, WeChatLedger
+    from ground.clock import utcnow
+
+    ledger, now = WeChatLedger(db), utcnow()
+    assert ledger.deliver("m1", "oA", "1700000000:42", now) is Delivery.FIRST
+    assert ledger.deliver("m1", "oA", "1700000000:42", now) is Delivery.RETRY   # the same push again
+    assert ledger.deliver("m9", "oB", "1700000000:42", now) is Delivery.REPLAY  # the query, a made-up body
+
+
+# ---- replays, in process (the app with its real database; WeChat's servers faked) -----------------------
+def _push_in_process(inprocess, body: bytes, query: dict):
+    return inprocess.client.post("/wechat/push", params=query, content=body, headers={"content-type": "text/xml"})
+
+
+def _tickets_of(inprocess, openid: str) -> int:
+    from sqlalchemy import func, select
+
+    from storage.tables import TicketRow
+
+    with inprocess.services.db.session() as s:
+        return s.execute(select(func.count()).select_from(TicketRow).where(TicketRow.caller == openid)).scalar_one()
+
+
+def test_a_push_signed_long_ago_is_refused_and_opens_nothing(inprocess):
+    import time
+
+    openid = "oWx-stale-0001"
+    month_ago = str(int(time.time()) - 30 * 86400)
+    response = _push_in_process(inprocess, text_message_xml(openid, "转人工", msg_id=next(_ids)),
+                                signed_query(inprocess.wechat_token, timestamp=month_ago))
+    assert response.status_code == 403 and response.json()["error"]["code"] == "stale_push"
+    assert _tickets_of(inprocess, openid) == 0
+
+
+def test_a_fresh_signed_query_replayed_with_a_made_up_body_is_refused(inprocess):
+    openid = "oWx-replay-0001"
+    query = signed_query(inprocess.wechat_token)
+    first = _push_in_process(inprocess, text_message_xml(openid, "你好", msg_id=next(_ids)), query)
+    assert first.status_code == 200 and first.text == "success"
+    forged = _push_in_process(inprocess, text_message_xml("oWx-victim-0001", "转人工", msg_id=next(_ids)), query)
+    assert forged.status_code == 403 and forged.json()["error"]["code"] == "replayed_push"
+    assert _tickets_of(inprocess, "oWx-victim-0001") == 0

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import PUBLIC
 from api.errors import ApiError
 from api.services import get_services
-from api.wechat.channel import ForgedPush, PushQuery, WeChatChannel
+from api.wechat.channel import ForgedPush, PushQuery, ReplayedPush, StalePush, WeChatChannel
 from api.wechat.crypto import WeChatCryptoError
 from api.wechat.messages import WeChatMessageError
 
@@ -30,7 +30,7 @@ def verify_url(request: Request, signature: str | None = None, timestamp: str | 
     try:
         return _channel(request).verify_url(PushQuery(signature, timestamp, nonce), echostr)
     except ForgedPush as error:
-        raise ApiError(403, "forged_signature", f"{error}; nothing was done") from error
+        raise _refused(error) from error
 
 
 @router.post("/push", response_class=PlainTextResponse, summary="A message pushed by WeChat; answered later through the send API")
@@ -38,13 +38,18 @@ async def push(request: Request, background: BackgroundTasks, signature: str | N
                nonce: str | None = None, encrypt_type: str | None = None, msg_signature: str | None = None) -> str:
     channel = _channel(request)
     body = await request.body()
+    query = PushQuery(signature, timestamp, nonce, encrypt_type, msg_signature)
     try:
-        message = channel.read(PushQuery(signature, timestamp, nonce, encrypt_type, msg_signature), body,
-                               request.headers.get("content-type"))
+        message = channel.read(query, body, request.headers.get("content-type"))
+        if await run_in_threadpool(channel.accept, query, message):
+            background.add_task(channel.respond, message)
     except ForgedPush as error:
-        raise ApiError(403, "forged_signature", f"{error}; nothing was done") from error
+        raise _refused(error) from error
     except (WeChatMessageError, WeChatCryptoError) as error:
         raise ApiError(400, "malformed_push", str(error)) from error
-    if await run_in_threadpool(channel.accept, message):
-        background.add_task(channel.respond, message)
     return "success"
+
+
+def _refused(error: ForgedPush) -> ApiError:
+    code = {StalePush: "stale_push", ReplayedPush: "replayed_push"}.get(type(error), "forged_signature")
+    return ApiError(403, code, f"{error}; nothing was done")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from assistant.engine import Engine
 from assistant.turn import Channel, Decision, Kind, Turn
@@ -12,9 +14,9 @@ from ground.clock import utcnow
 
 from .client import CustomerServiceClient, ReplyLimitReached, ReplyWindowClosed, WeChatApiError
 from .crypto import WeChatCrypto
-from .ledger import WeChatLedger
+from .ledger import Delivery, WeChatLedger
 from .messages import InboundMessage, detect_format, mask_openid, parse_envelope, parse_message
-from .signature import message_signature, url_signature, verify
+from .signature import message_signature, timestamp_fresh, url_signature, verify
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,14 @@ NOT_TEXT = "目前只能识别文字消息，请用文字描述您的问题；�
 
 class ForgedPush(Exception):
     """The signature does not match: not from WeChat (or not for our token)."""
+
+
+class StalePush(ForgedPush):
+    """Signed, but its timestamp is older (or further ahead) than the channel accepts: a replayed query."""
+
+
+class ReplayedPush(ForgedPush):
+    """Signed, but with a timestamp and nonce already seen on another message: a replayed query."""
 
 
 @dataclass(frozen=True)
@@ -37,8 +47,12 @@ class PushQuery:
 
 class WeChatChannel:
     def __init__(self, token: str, engine: Engine, ledger: WeChatLedger, client: CustomerServiceClient,
-                 crypto: WeChatCrypto | None = None, region: str | None = None):
+                 crypto: WeChatCrypto | None = None, region: str | None = None, *, max_age_seconds: float = 300,
+                 clock: Callable[[], datetime] = utcnow):
+        """`max_age_seconds`: how far a push's timestamp may be from now (WeChat sends it as it pushes)."""
         self._token = token
+        self._max_age = max_age_seconds
+        self._clock = clock
         self._engine = engine
         self._ledger = ledger
         self._client = client
@@ -50,12 +64,18 @@ class WeChatChannel:
         """The URL check WeChat makes when the push URL is configured: echo `echostr` if signed by our token."""
         if not verify(url_signature(self._token, query.timestamp or "", query.nonce or ""), query.signature) or echostr is None:
             raise ForgedPush("the signature does not match the configured token")
+        self._check_fresh(query)
         return echostr
+
+    def _check_fresh(self, query: PushQuery) -> None:
+        if not timestamp_fresh(query.timestamp or "", self._clock().timestamp(), self._max_age):
+            raise StalePush(f"the timestamp is more than {self._max_age:g} s from now: a replayed or delayed query")
 
     def read(self, query: PushQuery, body: bytes, content_type: str | None) -> InboundMessage:
         """The push, verified (and decrypted in secure mode). Raises ForgedPush before reading anything else."""
         if not verify(url_signature(self._token, query.timestamp or "", query.nonce or ""), query.signature):
             raise ForgedPush("the signature does not match the configured token")
+        self._check_fresh(query)
         fmt = detect_format(content_type, body)
         if query.encrypt_type == "aes":
             if self._crypto is None:
@@ -67,9 +87,13 @@ class WeChatChannel:
             return parse_message(self._crypto.decrypt(encrypted), fmt)
         return parse_message(body, fmt)
 
-    def accept(self, message: InboundMessage) -> bool:
-        """True the first time a push is seen; WeChat's retries of it are dropped."""
-        return self._ledger.first_delivery(message.dedup_key, message.from_user, utcnow())
+    def accept(self, query: PushQuery, message: InboundMessage) -> bool:
+        """True the first time a push is seen; WeChat's retries of it are dropped (False). Raises ReplayedPush
+        when the signed query was seen before with another message (in plaintext mode the body is not signed)."""
+        delivery = self._ledger.deliver(message.dedup_key, message.from_user, f"{query.timestamp}:{query.nonce}", self._clock())
+        if delivery is Delivery.REPLAY:
+            raise ReplayedPush("this timestamp and nonce were already used by another message: a replayed query")
+        return delivery is Delivery.FIRST
 
     # ---- replying (after the push has been answered) ----------------------------------------
     async def respond(self, message: InboundMessage) -> None:
