@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from api.docs import install_docs
 from api.errors import install_error_handlers
-from api.limits import BodySizeLimit
+from api.limits import BodySizeLimit, JsonDepthLimit
 from api.routes import accounts, audit, changes, chat, console, entries, gaps, health, imports, labels, pages, search
 from api.routes import tickets, tryit, voice, wechat
 from api.services import Services
@@ -35,6 +35,7 @@ class Lifecycle(Protocol):
 class HttpLimits:
     max_body_bytes: int
     max_import_bytes: int  # for /v1/imports (editors' spreadsheets)
+    max_json_depth: int = 32
 
 
 def create_app(lifecycle: Lifecycle, limits: HttpLimits) -> FastAPI:
@@ -54,6 +55,7 @@ def create_app(lifecycle: Lifecycle, limits: HttpLimits) -> FastAPI:
     )
     install_error_handlers(app)
     install_docs(app)
+    app.add_middleware(JsonDepthLimit, max_depth=limits.max_json_depth)  # inside the size limit: reads a bounded body
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes, wider={"/v1/imports": limits.max_import_bytes})
     app.add_middleware(WorkerHeader)
     for module in ROUTERS:

@@ -25,6 +25,8 @@ log = logging.getLogger("frontdoor.api")
 MALFORMED_BODY = "The request body could not be read: send JSON, encoded as UTF-8, with Content-Type application/json."
 INTERNAL = ("Something went wrong on our side and the request was not completed. Try again; if it keeps happening, "
             "tell the administrator the request id.")
+NUMBER_TOO_LARGE = "A number in the request is larger than this service stores (at most 2^63 − 1); send a smaller one."
+TOO_DEEP = "The request nests deeper than this service reads; send it flatter."
 REQUEST_ID_HEADER = "X-Request-Id"
 
 KIND_STATUS: dict[ErrorKind, int] = {
@@ -93,6 +95,15 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(error.status_code, "http_error")
         return JSONResponse(error_body(code, str(error.detail)), status_code=error.status_code,
                             headers=getattr(error, "headers", None))
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, error: OverflowError) -> JSONResponse:
+        # The schema bounds every number it knows (api/bounds.py); this catches one inside a free-form document.
+        return JSONResponse(error_body("number_too_large", NUMBER_TOO_LARGE), status_code=422)
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, error: RecursionError) -> JSONResponse:
+        return JSONResponse(error_body("too_deep", TOO_DEEP), status_code=400)
 
     # Registered for Exception, Starlette runs this in its outermost ServerErrorMiddleware (and then re-raises,
     # so the server still sees the failure): the caller gets JSON in the one shape, never a plain-text 500.

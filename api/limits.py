@@ -1,7 +1,9 @@
-"""Refusing oversized request bodies before they are read into memory."""
+"""Refusing oversized request bodies before they are read into memory, and JSON nested deeper than any
+request of ours before it is parsed (a parser's recursion is not a 500)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,3 +56,66 @@ class BodySizeLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = bytes.maketrans(b"", b"")
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply `body`'s arrays and objects nest (strings skipped), without parsing it."""
+    brackets = _STRINGS.sub(b"", body).translate(_BRACKETS, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        depth += 1 if byte in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+class JsonDepthLimit:
+    """Reads a JSON request's body (already bounded by BodySizeLimit, which sits outside) and refuses it with a
+    400 `too_deep` when it nests deeper than `max_depth`; otherwise hands the body on untouched."""
+
+    def __init__(self, app: ASGIApp, max_depth: int):
+        self.app, self.max_depth = app, max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+        if content_type and b"json" not in content_type:
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                await self.app(scope, _replay([message]), send)
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if json_depth(body) > self.max_depth:
+            payload = json.dumps(error_body("too_deep", f"The JSON body nests deeper than {self.max_depth} levels; "
+                                                        "no request of this service needs that. Send it flatter.")).encode()
+            await send({"type": "http.response.start", "status": 400,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
+
+
+def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
+    """A receive that gives `messages` first, then waits on `then` (for the disconnect a handler may await)."""
+    pending = list(messages)
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        if then is not None:
+            return await then()
+        return {"type": "http.disconnect"}
+
+    return receive

@@ -243,4 +243,5 @@ def web_app(settings: Settings | None = None, *, embedder: Embedder | None = Non
     # httpx logs every request URL at INFO, and WeChat's URLs carry the app secret and access token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return create_app(Worker(settings, embedder=embedder),
-                      HttpLimits(max_body_bytes=settings.max_body_bytes, max_import_bytes=settings.max_import_bytes))
+                      HttpLimits(max_body_bytes=settings.max_body_bytes, max_import_bytes=settings.max_import_bytes,
+                                 max_json_depth=settings.max_json_depth))

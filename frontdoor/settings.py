@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     kb_poll_seconds: float = Field(default=2.0, description="How often a worker checks for a newer published knowledge base "
                                                             "(on PostgreSQL a publish also wakes every worker at once).")
     max_body_bytes: int = 1_000_000
+    max_json_depth: int = Field(default=32, ge=4, le=1000, description="A JSON body nested deeper than this is refused before it is parsed.")
     max_import_bytes: int = Field(default=20_000_000, description="The largest knowledge file an editor may upload (POST /v1/imports*).")
 
     # Conversation engine

@@ -32,6 +32,7 @@ from ground.clock import BEIJING
 from knowledge_base.entry import Entry, RequestType
 from knowledge_base.records import ENTRY_KEYS, entry_from_fields, entry_to_record, type_name
 
+TOO_DEEP = "nested far deeper than any entry is: not a knowledge file (or a damaged one)"
 ENTRY_SUFFIXES = (".jsonl", ".yaml", ".yml", ".xlsx")
 _UNSUPPORTED = "unsupported file type {suffix!r} (use .jsonl, .yaml, .yml or .xlsx; save an .xls or .csv from Excel as .xlsx)"
 
@@ -138,6 +139,9 @@ def _read_jsonl(data: bytes, report) -> list[tuple[Entry, int]]:
         except json.JSONDecodeError as error:
             report(number, f"invalid JSON: {error.msg} (column {error.colno})")
             continue
+        except RecursionError:
+            report(number, TOO_DEEP)
+            continue
         if not isinstance(record, dict):
             report(number, f"each line must be a JSON object, not {type_name(record)}")
             continue
@@ -158,6 +162,9 @@ def _read_yaml(data: bytes, report) -> list[tuple[Entry, int]]:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         report(mark.line + 1 if mark else None, f"invalid YAML: {error.problem or error.context}")
+        return []
+    except RecursionError:
+        report(None, TOO_DEEP)
         return []
     finally:
         loader.dispose()

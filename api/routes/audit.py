@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from accounts.roles import Role
+from api.bounds import BeforeId
 from api.auth import allow
 from api.services import Services, get_services
 
@@ -28,7 +29,7 @@ class AuditEventOut(BaseModel):
 def list_events(actor: str | None = None,
                 target: str | None = Query(default=None, description="One target (entry:covid-001) or a kind (entry:)."),
                 action: str | None = Query(default=None, description="An action (change.publish) or its start (change.)."),
-                before_id: int | None = None, limit: int = Query(default=100, ge=1, le=1000),
+                before_id: BeforeId = None, limit: int = Query(default=100, ge=1, le=1000),
                 services: Services = Depends(get_services)) -> list[AuditEventOut]:
     events = services.audit.list(actor=actor, target=target, action=action, before_id=before_id, limit=limit)
     return [AuditEventOut(id=e.id, at=e.at, actor=e.actor, action=e.action, target=e.target, detail=e.detail)

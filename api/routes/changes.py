@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from accounts.roles import Account, Role
+from api.bounds import BodyId, Offset, RowId
 from api.auth import allow
 from api.routes.entries import EntryOut
 from api.services import Services, get_services
@@ -46,7 +47,7 @@ class PublishIn(BaseModel):
 
 
 class PublishManyIn(PublishIn):
-    ids: list[int] = Field(min_length=1, max_length=1000, description="Changes to publish together, in one revision.")
+    ids: list[BodyId] = Field(min_length=1, max_length=1000, description="Changes to publish together, in one revision.")
 
 
 class SegmentOut(BaseModel):
@@ -123,14 +124,14 @@ def proposed_entry(record: dict[str, Any], entry_id: str | None) -> Entry:
 
 @router.get("", response_model=list[ChangeOut], summary="Changes, newest first")
 def list_changes(status: ChangeStatus | None = None, entry_id: str | None = None, author: str | None = None,
-                 batch: str | None = None, limit: int = Query(default=100, ge=1, le=500), offset: int = Query(default=0, ge=0),
+                 batch: str | None = None, limit: int = Query(default=100, ge=1, le=500), offset: Offset = 0,
                  desk: ChangeDesk = Depends(get_changes), account: Account = Depends(KNOWLEDGE_WORKER)) -> list[ChangeOut]:
     changes = desk.list(status=status, entry_id=entry_id, author=author, batch=batch, limit=limit, offset=offset)
     return [ChangeOut.of(change, desk) for change in changes]
 
 
 @router.get("/{change_id}", response_model=ChangeOut, summary="One change, with its diff and hints")
-def get_change(change_id: int, desk: ChangeDesk = Depends(get_changes),
+def get_change(change_id: RowId, desk: ChangeDesk = Depends(get_changes),
                account: Account = Depends(KNOWLEDGE_WORKER)) -> ChangeOut:
     return ChangeOut.of(desk.get(change_id), desk)
 
@@ -147,26 +148,26 @@ def create_change(body: ChangeIn, desk: ChangeDesk = Depends(get_changes),
 
 
 @router.put("/{change_id}", response_model=ChangeOut, summary="Save a draft (its author only)")
-def save_change(change_id: int, body: SaveIn, desk: ChangeDesk = Depends(get_changes),
+def save_change(change_id: RowId, body: SaveIn, desk: ChangeDesk = Depends(get_changes),
                 account: Account = Depends(EDITOR)) -> ChangeOut:
     change = desk.get(change_id)
     return ChangeOut.of(desk.save(account, change_id, proposed_entry(body.entry, change.entry_id)), desk)
 
 
 @router.post("/{change_id}/submit", response_model=ChangeOut, summary="Submit a draft for review")
-def submit_change(change_id: int, desk: ChangeDesk = Depends(get_changes),
+def submit_change(change_id: RowId, desk: ChangeDesk = Depends(get_changes),
                   account: Account = Depends(EDITOR)) -> ChangeOut:
     return _act(lambda: desk.submit(account, change_id), desk)
 
 
 @router.post("/{change_id}/withdraw", response_model=ChangeOut, summary="Abandon a change (its author only)")
-def withdraw_change(change_id: int, desk: ChangeDesk = Depends(get_changes),
+def withdraw_change(change_id: RowId, desk: ChangeDesk = Depends(get_changes),
                     account: Account = Depends(EDITOR)) -> ChangeOut:
     return _act(lambda: desk.withdraw(account, change_id), desk)
 
 
 @router.post("/{change_id}/return", response_model=ChangeOut, summary="Send a change back to its author with a note")
-def return_change(change_id: int, body: ReturnIn, desk: ChangeDesk = Depends(get_changes),
+def return_change(change_id: RowId, body: ReturnIn, desk: ChangeDesk = Depends(get_changes),
                   account: Account = Depends(REVIEWER)) -> ChangeOut:
     return _act(lambda: desk.return_(account, change_id, body.note), desk)
 
@@ -179,7 +180,7 @@ def publish_changes(body: PublishManyIn, desk: ChangeDesk = Depends(get_changes)
 
 
 @router.post("/{change_id}/publish", response_model=ChangeOut, summary="Publish a change now, or schedule it")
-def publish_change(change_id: int, body: PublishIn | None = Body(default=None), desk: ChangeDesk = Depends(get_changes),
+def publish_change(change_id: RowId, body: PublishIn | None = Body(default=None), desk: ChangeDesk = Depends(get_changes),
                    account: Account = Depends(REVIEWER)) -> ChangeOut:
     return _act(lambda: desk.publish(account, change_id, body.at if body else None), desk)
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from accounts.roles import STAFF, Account, Role
+from api.bounds import Offset, Version
 from api.auth import allow
 from api.errors import ApiError
 from api.services import Services, get_knowledge, get_services
@@ -49,7 +50,7 @@ def list_entries(status: str | None = Query(default=None, description="draft, in
                                                                       "has_draft (entries with a change on its way)"),
                  region: str | None = None, text: str | None = None, category: str | None = None,
                  expires_before: datetime | None = None,
-                 limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0),
+                 limit: int = Query(default=100, ge=1, le=1000), offset: Offset = 0,
                  knowledge: KnowledgeBase = Depends(get_knowledge)) -> list[EntryOut]:
     has_draft = status == HAS_DRAFT
     if status is not None and not has_draft and status not in {s.value for s in Status}:
@@ -81,7 +82,7 @@ class VersionOut(BaseModel):
 
 
 class RollbackIn(BaseModel):
-    version: int = Field(ge=1, description="The version to restore.")
+    version: Version = Field(description="The version to restore.")
     note: str = Field(default="", max_length=4000, description="Why (kept with the new version and in the audit trail).")
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from accounts.roles import Account, Role
+from api.bounds import RowId
 from api.auth import allow
 from api.routes.changes import ChangeOut
 from api.services import Services, get_services
@@ -119,7 +120,7 @@ def list_gaps(status: Literal["open", "resolved", "dismissed"] = "open", limit: 
 
 
 @router.get("/v1/gaps/{cluster_id}", response_model=GapOut, summary="One cluster, with up to 50 of its questions")
-def get_gap(cluster_id: int, services: Services = Depends(get_services), account: Account = Depends(READERS)) -> GapOut:
+def get_gap(cluster_id: RowId, services: Services = Depends(get_services), account: Account = Depends(READERS)) -> GapOut:
     try:
         return GapOut.of(services.gaps.get(cluster_id, index=services.knowledge.index.current))
     except GapNotFound as error:
@@ -128,7 +129,7 @@ def get_gap(cluster_id: int, services: Services = Depends(get_services), account
 
 @router.post("/v1/gaps/{cluster_id}/new-entry", response_model=ChangeOut, status_code=201,
              summary="A draft of a new entry from the cluster; closes it")
-def new_entry(cluster_id: int, services: Services = Depends(get_services),
+def new_entry(cluster_id: RowId, services: Services = Depends(get_services),
               account: Account = Depends(EDITOR)) -> ChangeOut:
     """The draft's question is the cluster's label, its samples the cluster's other questions; the answers are
     left empty for the editor to write (a draft may lack them; publishing one that still does is the reviewer's call).
@@ -148,7 +149,7 @@ def new_entry(cluster_id: int, services: Services = Depends(get_services),
 
 @router.post("/v1/gaps/{cluster_id}/add-samples", response_model=ChangeOut, status_code=201,
              summary="A draft adding the cluster's questions to an entry's samples; closes it")
-def add_samples(cluster_id: int, body: AddSamplesIn, services: Services = Depends(get_services),
+def add_samples(cluster_id: RowId, body: AddSamplesIn, services: Services = Depends(get_services),
                 account: Account = Depends(EDITOR)) -> ChangeOut:
     queue, desk = services.gaps, services.changes
     try:
@@ -172,7 +173,7 @@ def add_samples(cluster_id: int, body: AddSamplesIn, services: Services = Depend
 
 
 @router.post("/v1/gaps/{cluster_id}/dismiss", response_model=GapOut, summary="Close a cluster that needs no entry")
-def dismiss(cluster_id: int, services: Services = Depends(get_services), account: Account = Depends(EDITOR)) -> GapOut:
+def dismiss(cluster_id: RowId, services: Services = Depends(get_services), account: Account = Depends(EDITOR)) -> GapOut:
     try:
         services.gaps.dismiss(cluster_id, by=account.username)
         return GapOut.of(services.gaps.get(cluster_id))

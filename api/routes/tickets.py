@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from accounts.roles import Account, Role
+from api.bounds import Offset
 from api.auth import allow
 from api.services import get_desk, get_services
 from desk.tickets import Ticket, TicketDesk, TicketStatus
@@ -71,7 +72,7 @@ def _acting(action):
 @router.get("", response_model=list[TicketOut], summary="The queue: most urgent first, then nearest deadline")
 def list_tickets(region: str | None = Query(default=None, max_length=100), urgency: str | None = Query(default=None, max_length=16),
                  status: TicketStatus | None = None, seat: str | None = Query(default=None, max_length=100),
-                 limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0),
+                 limit: int = Query(default=50, ge=1, le=500), offset: Offset = 0,
                  desk: TicketDesk = Depends(get_desk), account: Account = Depends(allow(Role.SEAT))) -> list[TicketOut]:
     return [TicketOut.of(t) for t in desk.list(region=region, urgency=urgency, status=status, seat=seat, limit=limit, offset=offset)]
 

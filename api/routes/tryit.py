@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from accounts.roles import Account, Role
+from api.bounds import BodyId
 from api.auth import allow
 from api.routes.changes import proposed_entry
 from api.services import Services, get_services
@@ -25,7 +26,7 @@ class TryRequest(BaseModel):
     region: str | None = Field(default=None, max_length=100, description="The caller's region, e.g. 江苏省/南京市.")
     channel: Literal["chat", "voice"] = Field(default="chat", description="Which answer the citizen would get.")
     entry: dict[str, Any] | None = Field(default=None, description="A proposed entry (the entry JSON), as being edited.")
-    change_id: int | None = Field(default=None, description="A change whose draft to try (when `entry` is not given).")
+    change_id: BodyId | None = Field(default=None, description="A change whose draft to try (when `entry` is not given).")
 
 
 class ScoredOut(BaseModel):

@@ -1,0 +1,16 @@
+"""Bounds on the numbers a request may carry, at the schema: a database integer is 64-bit signed, so an id,
+an offset or a version beyond 2^63 − 1 is a clear 422, never an overflow inside the database driver."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query
+from pydantic import Field
+
+SQL_INT_MAX = 2**63 - 1
+
+RowId = Annotated[int, Path(ge=1, le=SQL_INT_MAX, description="A row's id (a positive 64-bit integer).")]
+Offset = Annotated[int, Query(ge=0, le=SQL_INT_MAX, description="How many to skip.")]
+BeforeId = Annotated[int | None, Query(ge=1, le=SQL_INT_MAX, description="Only rows older than this id.")]
+BodyId = Annotated[int, Field(ge=1, le=SQL_INT_MAX)]
+Version = Annotated[int, Field(ge=1, le=SQL_INT_MAX, description="An entry's version.")]
