@@ -32,6 +32,12 @@ LAST_SEEN_EVERY = timedelta(minutes=1)
 LOGIN_FAILED = "auth.login_failed"
 # A successful sign-in or a new password starts the count of failures afresh.
 _FAILURES_RESET_BY = ("auth.login", "account.password")
+SPREAD_GUESSING = 10  # failures for one username from anywhere, in multiples of max_failed_logins, that lock it
+
+
+def _actor(address: str | None) -> str:
+    """The actor of a failed sign-in: whoever is at the address it came from (unknown: a command line)."""
+    return f"address:{address}"[:100] if address else "address:unknown"
 
 
 class AccountProblem(DomainError, ValueError):
@@ -53,10 +59,11 @@ class LockedOut(DomainError):
 
     code, kind = "locked_out", ErrorKind.TOO_MANY
 
-    def __init__(self, username: str, retry_at: datetime) -> None:
-        super().__init__(f"Too many failed sign-ins for {username!r}; try again after {retry_at.isoformat(timespec='seconds')}, "
+    def __init__(self, username: str, retry_at: datetime, *, address: str | None = None) -> None:
+        whom = f"from {address}" if address else f"for {username!r}"
+        super().__init__(f"Too many failed sign-ins {whom}; try again after {retry_at.isoformat(timespec='seconds')}, "
                          "or ask an administrator to set a new password.")
-        self.username, self.retry_at = username, retry_at
+        self.username, self.retry_at, self.address = username, retry_at, address
 
 
 @dataclass(frozen=True)
@@ -112,12 +119,13 @@ class AccountStore:
     """Accounts, passwords, sessions and API tokens (see accounts/roles.py for what a role may do)."""
 
     def __init__(self, db: Database, *, session_hours: float = 12, token_days: float = 365, max_failed_logins: int = 5,
-                 lockout_minutes: float = 15, passwords: Passwords | None = None,
+                 lockout_minutes: float = 15, max_failed_logins_per_address: int = 20, passwords: Passwords | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.db = db
         self.session_lifetime = timedelta(hours=session_hours)
         self.token_lifetime = timedelta(days=token_days)
         self.max_failed_logins = max_failed_logins
+        self.max_failed_logins_per_address = max_failed_logins_per_address
         self.lockout = timedelta(minutes=lockout_minutes)
         self.passwords = passwords or Passwords()
         self.clock = clock
@@ -199,24 +207,30 @@ class AccountStore:
         return row
 
     # ---- signing in ----------------------------------------------------------------------------
-    def authenticate(self, username: str, password: str) -> Account | None:
-        """The account when the password is right and the account active, else None (recorded as a failure).
+    def authenticate(self, username: str, password: str, address: str | None = None) -> Account | None:
+        """The account when the password is right and the account active, else None (recorded as a failure, with
+        the `address` it came from as its actor).
 
-        Raises LockedOut after `max_failed_logins` failures within `lockout` for this username."""
+        Raises LockedOut, within `lockout` of the failures: after `max_failed_logins` for this username from this
+        address (so that a stranger cannot lock a colleague out with five requests); after
+        `max_failed_logins_per_address` from this address, whatever the usernames; and after ten times
+        `max_failed_logins` for this username from anywhere (guessing spread over many addresses)."""
         now = self.clock()
-        if (retry_at := self.locked_until(username, now)) is not None:
+        if (retry_at := self.locked_until(username, now, address)) is not None:
             raise LockedOut(username, retry_at)
+        if (retry_at := self.address_locked_until(address, now)) is not None:
+            raise LockedOut(username, retry_at, address=address)
         with self.db.session() as session:
             row = session.get(AccountRow, username)
             stored = (row.password_hash, bool(row.active)) if row is not None else None
         if stored is None:
             self.passwords.verify(self._dummy_hash, password)  # as slow as a real check
-            return self._failed(username, now, "unknown_account")
+            return self._failed(username, now, "unknown_account", address)
         password_hash, active = stored
         if not self.passwords.verify(password_hash, password):
-            return self._failed(username, now, "wrong_password")
+            return self._failed(username, now, "wrong_password", address)
         if not active:
-            return self._failed(username, now, "inactive")
+            return self._failed(username, now, "inactive", address)
         if self.passwords.needs_rehash(password_hash):
             with self.db.session(write=True) as session:
                 row = session.get(AccountRow, username)
@@ -225,26 +239,46 @@ class AccountStore:
                     record(session, actor=username, action="account.rehash", target=f"account:{username}", at=now)
         return self.get(username)
 
-    def _failed(self, username: str, now: datetime, reason: str) -> None:
+    def _failed(self, username: str, now: datetime, reason: str, address: str | None) -> None:
         with self.db.session(write=True) as session:
-            record(session, actor=str(username)[:100], action=LOGIN_FAILED, target=f"account:{username}"[:300], at=now,
+            record(session, actor=_actor(address), action=LOGIN_FAILED, target=f"account:{username}"[:300], at=now,
                    reason=reason)
         return None
 
-    def locked_until(self, username: str, now: datetime | None = None) -> datetime | None:
-        """When sign-in for `username` opens again, if it is locked now."""
+    def locked_until(self, username: str, now: datetime | None = None, address: str | None = None) -> datetime | None:
+        """When sign-in for `username` from `address` opens again, if it is locked now: by its failures from
+        this address, or by ten times as many from anywhere."""
         now = now or self.clock()
         target = f"account:{username}"[:300]
         with self.db.session() as session:
             reset = session.scalar(select(func.max(AuditEventRow.id)).where(
                 AuditEventRow.target == target, AuditEventRow.action.in_(_FAILURES_RESET_BY)))
-            query = (select(AuditEventRow.at).where(AuditEventRow.target == target, AuditEventRow.action == LOGIN_FAILED,
-                                                    AuditEventRow.at > now - self.lockout)
-                     .order_by(AuditEventRow.id.desc()).limit(self.max_failed_logins))
+            query = (select(AuditEventRow.at, AuditEventRow.actor)
+                     .where(AuditEventRow.target == target, AuditEventRow.action == LOGIN_FAILED,
+                            AuditEventRow.at > now - self.lockout)
+                     .order_by(AuditEventRow.id.desc()).limit(self.max_failed_logins * SPREAD_GUESSING))
             if reset is not None:
                 query = query.where(AuditEventRow.id > reset)
-            failures = list(session.scalars(query))
-        if len(failures) < self.max_failed_logins:
+            failures = session.execute(query).all()
+        here = [at for at, actor in failures if actor == _actor(address)][:self.max_failed_logins]
+        if len(here) >= self.max_failed_logins:
+            return min(here) + self.lockout
+        if len(failures) >= self.max_failed_logins * SPREAD_GUESSING:
+            return min(at for at, _ in failures) + self.lockout
+        return None
+
+    def address_locked_until(self, address: str | None, now: datetime | None = None) -> datetime | None:
+        """When sign-in from `address` opens again, if it failed `max_failed_logins_per_address` times within
+        `lockout`, whatever the usernames tried."""
+        if not address:
+            return None
+        now = now or self.clock()
+        with self.db.session() as session:
+            failures = list(session.scalars(
+                select(AuditEventRow.at).where(AuditEventRow.action == LOGIN_FAILED, AuditEventRow.actor == _actor(address),
+                                               AuditEventRow.at > now - self.lockout)
+                .order_by(AuditEventRow.id.desc()).limit(self.max_failed_logins_per_address)))
+        if len(failures) < self.max_failed_logins_per_address:
             return None
         return min(failures) + self.lockout
 

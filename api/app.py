@@ -14,12 +14,12 @@ from fastapi import FastAPI
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit, JsonDepthLimit
-from api.routes import accounts, audit, changes, chat, console, entries, gaps, health, imports, labels, pages, search
+from api.routes import accounts, audit, blocks, changes, chat, console, entries, gaps, health, imports, labels, pages, search
 from api.routes import tickets, tryit, voice, wechat
 from api.services import Services
 from api.worker_header import WorkerHeader
 
-ROUTERS = (health, accounts, search, entries, changes, imports, audit, gaps, labels, chat, tickets, wechat, voice,
+ROUTERS = (health, accounts, blocks, search, entries, changes, imports, audit, gaps, labels, chat, tickets, wechat, voice,
            console, tryit, pages)
 
 

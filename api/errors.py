@@ -57,9 +57,10 @@ class ErrorBody(BaseModel):
 class ApiError(DomainError):
     """An error that exists only in HTTP, with its status given outright (400 for a missing header, …)."""
 
-    def __init__(self, status: int, code: str, message: str, details: list | None = None):
+    def __init__(self, status: int, code: str, message: str, details: list | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message, code=code, kind=_STATUS_KIND.get(status, ErrorKind.INVALID), details=details)
-        self.status = status
+        self.status, self.headers = status, headers
 
 
 def error_body(code: str, message: str, details: list | None = None) -> dict:
@@ -81,7 +82,8 @@ def new_request_id() -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, error: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(error.code, error.message, error.details), status_code=status_of(error))
+        return JSONResponse(error_body(error.code, error.message, error.details), status_code=status_of(error),
+                            headers=getattr(error, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:

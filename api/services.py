@@ -7,6 +7,7 @@ from fastapi import Request
 
 from accounts.store import AccountStore
 from voice.services import VoiceServices
+from api.ratelimit import Guard
 from api.wechat.channel import WeChatChannel
 from assistant.engine import Engine
 from assistant.tryout import Tryout
@@ -31,6 +32,7 @@ class Services:
     changes: ChangeDesk  # drafts, review, publishing (knowledge_base/changes.py)
     gaps: GapQueue  # the unanswered-question queue (knowledge_base/gaps.py)
     labels: LabelStore  # answer labels and the automatic answers' precision (knowledge_base/labels.py)
+    guard: Guard | None = None  # rate limits and caller blocks on the citizens' channels (api/ratelimit.py)
     wechat: WeChatChannel | None = None
     voice: VoiceServices | None = None
     tryout: Tryout | None = None  # "try it" (POST /v1/try): remembers the indexes it derived for drafts

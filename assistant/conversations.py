@@ -1,6 +1,7 @@
 """Conversations in the database, so that any worker can continue any of them."""
 from __future__ import annotations
 
+import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
@@ -8,7 +9,7 @@ from sqlalchemy import null, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from assistant.turn import Decision, Kind, Turn
+from assistant.turn import Channel, Decision, Kind, Turn
 from ground.clock import as_utc, utcnow
 from ground.privacy import mask
 from storage.database import Database
@@ -73,12 +74,22 @@ def unanswered(said: str, decision: Decision, before: ConversationState, after: 
     return None
 
 
+def new_session_id(channel: Channel) -> str:
+    """A conversation's id, issued by the server: its channel and 128 random bits (no client can guess another's)."""
+    return f"{channel.value}-{secrets.token_hex(16)}"
+
+
 class ConversationStore:
     def __init__(self, db: Database, *, idle_minutes: float = 30.0, gap_confidence: float = 0.8):
         """`gap_confidence`: answers less confident than this are also queued as unanswered questions."""
         self._db = db
         self._idle = timedelta(minutes=idle_minutes)
         self.gap_confidence = gap_confidence
+
+    def channel_of(self, session: str) -> str | None:
+        """The channel a conversation began on; None when no conversation has this id."""
+        with self._db.session() as s:
+            return s.execute(select(ConversationRow.channel).where(ConversationRow.id == session)).scalar_one_or_none()
 
     def state(self, session: str, now: datetime | None = None) -> ConversationState:
         """The conversation's state; a new one after `idle_minutes` of silence (a new call, a new chat)."""

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from accounts.store import AccountStore
+    from api.ratelimit import Guard
     from api.services import Services
     from api.wechat.channel import WeChatChannel
     from assistant.engine import Engine
@@ -45,7 +46,8 @@ def account_store(settings: Settings, db: Database) -> "AccountStore":
     from accounts.store import AccountStore
 
     return AccountStore(db, session_hours=settings.session_hours, token_days=settings.api_token_days,
-                        max_failed_logins=settings.max_failed_logins, lockout_minutes=settings.lockout_minutes)
+                        max_failed_logins=settings.max_failed_logins, lockout_minutes=settings.lockout_minutes,
+                        max_failed_logins_per_address=settings.max_failed_logins_per_address)
 
 
 def model_store(settings: Settings) -> ModelStore:
@@ -92,7 +94,8 @@ def build_voice(settings: Settings, db: Database, knowledge, engine: "Engine") -
         vocabulary.current()  # starts building the bias in the background; calls until then go without it
     return VoiceServices(recogniser, engine, executor, listening(settings), vocabulary, CallRecords(db),
                          no_input_seconds=settings.no_input_seconds, reprompts=settings.ivr_reprompts,
-                         idle_seconds=settings.voice_idle_seconds, max_calls=settings.voice_max_calls or 10 * cores)
+                         idle_seconds=settings.voice_idle_seconds, start_seconds=settings.voice_start_seconds,
+                         max_calls=settings.voice_max_calls or 10 * cores)
 
 
 def build_engine(settings: Settings, db: Database, knowledge, embedder: Embedder | None = None) -> "Engine":
@@ -159,9 +162,20 @@ def wechat_channel(settings: Settings, db: Database, engine: "Engine", http: htt
                          max_age_seconds=settings.wechat_max_push_age_seconds)
 
 
+def guard(settings: Settings, db: Database) -> "Guard":
+    """The rate limits and caller blocks on the citizens' channels."""
+    from api.ratelimit import Guard
+    from desk.blocks import CallerBlocks
+
+    return Guard(CallerBlocks(db), per_address=settings.messages_per_address_minute,
+                 per_caller=settings.messages_per_caller_minute, block_factor=settings.block_factor,
+                 block_minutes=settings.block_minutes)
+
+
 def build_services(settings: Settings, http: httpx.AsyncClient, *, embedder: Embedder | None = None) -> "Services":
     """Every service one worker's request handlers use, built from settings (blocking: loads the models,
     migrates the database, builds the index). `embedder` replaces the configured one (tests use a small one)."""
+    from api.ratelimit import Guard
     from api.services import Services
     from assistant.tryout import Tryout
     from knowledge_base.changes import ChangeDesk
@@ -182,7 +196,7 @@ def build_services(settings: Settings, http: httpx.AsyncClient, *, embedder: Emb
     voice = build_voice(settings, db, knowledge, engine) if settings.voice else None
     return Services(db=db, knowledge=knowledge, engine=engine, desk=engine.desk, accounts=account_store(settings, db),
                     audit=AuditLog(db), changes=ChangeDesk(db, knowledge.store), gaps=GapQueue(db, embedder),
-                    labels=LabelStore(db),
+                    labels=LabelStore(db), guard=guard(settings, db),
                     wechat=wechat_channel(settings, db, engine, http), voice=voice, tryout=Tryout(engine, embedder),
                     cookie_secure=settings.cookie_secure)
 

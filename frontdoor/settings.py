@@ -50,11 +50,23 @@ class Settings(BaseSettings):
     gap_confidence: float = Field(default=0.8, ge=0.0, le=1.0, description="Answers given with less confidence than this also go to the unanswered-question queue.")
     classifier_dir: Path | None = Field(default=None, description="Where `frontdoor train classifier` keeps the ticket classifier; default: data_dir/classifier.")
 
+    # Abuse (api/ratelimit.py): per worker, within a sliding minute; a block is shared by every worker
+    messages_per_caller_minute: int = Field(default=20, ge=1, description="Messages one conversation, phone number or WeChat "
+                                                                         "user may send a minute; more get 429 with Retry-After.")
+    messages_per_address_minute: int = Field(default=120, ge=1, description="Chat messages from one address a minute (higher: "
+                                                                           "many citizens share a mobile carrier's address).")
+    block_factor: int = Field(default=3, ge=2, description="A caller or address that sends this many times its limit within a "
+                                                           "minute is blocked for `block_minutes` (限制其占用热线话务资源).")
+    block_minutes: float = Field(default=60, gt=0, description="How long the rate limit's block lasts; an admin may lift it sooner.")
+
     # Accounts and sign-in (accounts/); the first admin: `frontdoor accounts create NAME --role admin`
     session_hours: float = Field(default=12, gt=0, description="A browser's sign-in lasts this long.")
     api_token_days: float = Field(default=365, gt=0, description="An API token (`frontdoor accounts token`) lasts this long unless told otherwise.")
     cookie_secure: bool = Field(default=False, description="Send the session cookie over HTTPS only: set true behind HTTPS.")
-    max_failed_logins: int = Field(default=5, ge=1, description="Failed sign-ins for one username that lock it for `lockout_minutes`.")
+    max_failed_logins: int = Field(default=5, ge=1, description="Failed sign-ins for one username from one address that lock "
+                                                                "it there for `lockout_minutes` (ten times as many from anywhere lock it everywhere).")
+    max_failed_logins_per_address: int = Field(default=20, ge=1, description="Failed sign-ins from one address, whatever the "
+                                                                             "usernames, that lock that address out for `lockout_minutes`.")
     lockout_minutes: float = Field(default=15, gt=0, description="How long a username stays locked after too many failed sign-ins.")
 
     # WeChat mini-program customer-service messages (客服消息); the push URL is /wechat/push
@@ -79,6 +91,8 @@ class Settings(BaseSettings):
     ivr_reprompts: int = Field(default=2, ge=0, description="No-input or no-match reprompts before the call goes to a seat.")
     voice_max_calls: int | None = Field(default=None, ge=1, description="Calls one worker takes at once (more are turned away to a seat); default: 10 per core.")
     voice_idle_seconds: float = Field(default=30.0, gt=0, description="A voice connection that sends nothing for this long is closed.")
+    voice_start_seconds: float = Field(default=5.0, gt=0, le=60, description="A voice connection must open its call (IVR: a valid "
+                                       "`start`; recognition: its first message) within this; only then does it take a call's place.")
     synthesiser: str = Field(default="espeak", description="'espeak' (espeak-ng's Mandarin, for AudioSocket and demos) or 'none'.")
     audiosocket_port: int | None = Field(default=None, description="Listen for Asterisk AudioSocket calls on this TCP port (off when unset).")
     audiosocket_host: str = "127.0.0.1"

@@ -218,6 +218,22 @@ class WeChatNonceRow(Base):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class CallerBlockRow(Base):
+    """A time-limited block on a caller (a phone number, a WeChat openid) or an address that flooded the front
+    door or harassed it (限制其占用热线话务资源): set by the rate limit or by an administrator, who may lift it."""
+
+    __tablename__ = "caller_blocks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)  # "address:1.2.3.4", "caller:138…", "wechat:o…"
+    reason: Mapped[str] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(100))                # "rate_limit" or the administrator
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    until: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_by: Mapped[str | None] = mapped_column(String(100))
+
+
 class WeChatUserRow(Base):
     """Per citizen: the reply window WeChat allows (a few messages within 48 h of their last message)."""
 

@@ -46,6 +46,7 @@ MATRIX: dict[tuple[str, str], tuple[Role, ...] | None] = {
     ("PUT", "/v1/tickets/{}/label"): (S,),
     ("GET", "/v1/labels"): (E, R, A), ("GET", "/v1/confidence/precision"): (E, R, A),
     ("GET", "/v1/voice/calls/{}"): (S,),
+    ("GET", "/v1/blocks"): (A,), ("POST", "/v1/blocks"): (A,), ("POST", "/v1/blocks/{}/lift"): (A,),
 }
 # Not called over HTTP: WeChat's pushes need its signature (a forged one is 403 by design).
 NOT_CALLED = {("GET", "/wechat/push"), ("POST", "/wechat/push")}

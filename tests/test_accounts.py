@@ -231,3 +231,30 @@ def test_a_regional_account_changes_its_own_region_and_wider_entries_only_when_a
     assert wider.may_change("江苏省") and wider.may_change("") and not wider.may_change("江苏省/南京市")
     everywhere = store.create("province", PASSWORD, Role.REVIEWER, by="admin")
     assert everywhere.may_change("江苏省/南京市") and everywhere.may_change("")
+
+
+def test_a_stranger_cannot_lock_a_colleague_out_from_another_address(store):
+    store.create("zhou", PASSWORD, Role.SEAT, by="admin")
+    for _ in range(5):
+        assert store.authenticate("zhou", "wrong password", "203.0.113.9") is None
+    with pytest.raises(LockedOut):
+        store.authenticate("zhou", PASSWORD, "203.0.113.9")
+    assert store.authenticate("zhou", PASSWORD, "10.1.2.3") is not None  # the colleague at their own desk
+
+
+def test_an_address_that_tries_many_usernames_is_locked_out_whatever_it_tries_next(store):
+    store.create("wang", PASSWORD, Role.SEAT, by="admin")
+    for n in range(20):  # max_failed_logins_per_address
+        store.authenticate(f"guess-{n}", "guess-guess", "198.51.100.7")
+    with pytest.raises(LockedOut) as locked:
+        store.authenticate("wang", PASSWORD, "198.51.100.7")
+    assert locked.value.address == "198.51.100.7" and "from 198.51.100.7" in str(locked.value)
+    assert store.authenticate("wang", PASSWORD, "10.1.2.3") is not None
+
+
+def test_guessing_one_username_from_many_addresses_locks_it_everywhere(store):
+    store.create("chen", PASSWORD, Role.SEAT, by="admin")
+    for n in range(50):  # ten times max_failed_logins, each address under its own limit
+        store.authenticate("chen", "guess-guess", f"192.0.2.{n}")
+    with pytest.raises(LockedOut):
+        store.authenticate("chen", PASSWORD, "10.1.2.3")

@@ -7,12 +7,11 @@ where the test needs a particular decision (an automatic answer, a clarification
 embedder depends on the calibration; every later turn goes through the real engine over /v1/chat."""
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
 
-from assistant.conversations import ConversationState, ConversationStore
+from assistant.conversations import ConversationState, ConversationStore, new_session_id
 from assistant.turn import Channel, Choice, Decision, Kind, Turn
 from desk.tickets import TicketDesk, TicketDraft
 from ground.clock import utcnow
@@ -47,7 +46,7 @@ def recorded(server, question: str, decision: Decision, after: ConversationState
 
 
 def answered_automatically(server, question: str, entry_id: str, confidence: float = 0.97) -> str:
-    session = f"labels-{uuid.uuid4().hex[:12]}"
+    session = new_session_id(Channel.CHAT)
     decision = Decision(Kind.ANSWER, session, "答复", reason="confident", confidence=confidence, entry_id=entry_id)
     return recorded(server, question, decision, ConversationState(query=question, answered=entry_id))
 
@@ -141,7 +140,7 @@ def test_a_rejected_automatic_answer_is_a_citizen_reject_label_and_lowers_precis
 
 def test_a_picked_clarification_choice_is_a_citizen_choice_label(inprocess):
     question = "灵活就业的人社保自己怎么交"
-    session = f"labels-{uuid.uuid4().hex[:12]}"
+    session = new_session_id(Channel.CHAT)
     choices = (Choice(1, FLEXIBLE, "灵活就业人员怎么自己交社保？"), Choice(2, RECORDS, "怎么查询自己的社保缴费记录？"))
     clarify = Decision(Kind.CLARIFY, session, "请选择", reason="close_candidates", confidence=0.62, choices=choices)
     recorded(inprocess, question, clarify, ConversationState(query=question, offered=[FLEXIBLE, RECORDS]))
@@ -153,7 +152,7 @@ def test_a_picked_clarification_choice_is_a_citizen_choice_label(inprocess):
 
 def test_rejected_choices_are_each_a_citizen_reject_label(inprocess):
     question = "社保的事情想问一下"
-    session = f"labels-{uuid.uuid4().hex[:12]}"
+    session = new_session_id(Channel.CHAT)
     clarify = Decision(Kind.CLARIFY, session, "请选择", reason="close_candidates", confidence=0.55,
                        choices=(Choice(1, FLEXIBLE, "…"), Choice(2, RECORDS, "…")))
     recorded(inprocess, question, clarify, ConversationState(query=question, offered=[FLEXIBLE, RECORDS]))

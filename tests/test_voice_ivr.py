@@ -155,6 +155,7 @@ def _refused(call: IvrCall) -> dict:
     ({"type": "start", "sample_rate": 8000, "encoding": "mp3"}, "mulaw"),
     ({"type": "begin"}, '"type": "start"'),
     ({"type": "start", "session": "no spaces allowed"}, "session"),
+    ({"type": "start", "session": "wx:oWx-someone-else"}, "session"),  # a WeChat citizen's conversation
 ])
 def test_a_bad_start_is_refused_saying_what_to_send(voice_server, start, words):
     with IvrCall(f"{voice_server.ws}/v1/ivr", start=False) as call:
@@ -215,6 +216,27 @@ def test_a_worker_that_is_full_turns_a_call_away_and_takes_the_next_once_one_end
             if any(m.get("type") == "prompt" for m in call.drain(0.5)):
                 return
     pytest.fail("no call was taken after the others hung up")
+
+
+def test_a_call_cannot_take_over_another_channels_conversation(voice_server):
+    import httpx
+
+    chat = httpx.post(f"{voice_server.base}/v1/chat", json={"text": "核酸检测点在哪里"}, timeout=60).json()
+    with IvrCall(f"{voice_server.ws}/v1/ivr", start={"session": chat["session"]}) as call:
+        error = _refused(call)
+        assert error["error"] == "protocol" and "exists already" in error["message"]
+
+
+def test_connections_that_never_start_a_call_do_not_lock_callers_out(voice_server):
+    silent = [IvrCall(f"{voice_server.ws}/v1/ivr", start=False) for _ in range(5)]  # more than MAX_CALLS=3
+    try:
+        with ivr(voice_server) as call:
+            assert call.wait_for("prompt", purpose="greeting", timeout=20)
+        for connection in silent:  # FRONTDOOR_VOICE_START_SECONDS=2 on this server
+            assert connection.wait_for("error", timeout=20)["error"] == "timeout"
+    finally:
+        for connection in silent:
+            connection.close()
 
 
 # ---- vosk-server's protocol -----------------------------------------------------------------------

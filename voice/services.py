@@ -77,6 +77,7 @@ class VoiceServices:
     no_input_seconds: float = 6.0
     reprompts: int = 2
     idle_seconds: float = 30.0
+    start_seconds: float = 5.0                 # a connection must open its call within this, before it takes a place
     synthesiser: object | None = None          # voice.synthesis.Synthesiser, for adapters that send audio
     max_calls: int = 20                        # calls this worker takes at once; more are turned away
     active_calls: int = field(default=0, init=False)

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from accounts.passwords import MAX_LENGTH, check_password
 from accounts.roles import STAFF, Account, Role
 from accounts.store import AccountInfo, AccountStore, LockedOut
+from api.addresses import client_address
 from api.auth import PUBLIC, SESSION_COOKIE, allow, presented_token
 from api.errors import error_body
 from api.services import get_services
@@ -76,7 +77,7 @@ class Login(BaseModel):
 def login(body: Login, request: Request, response: Response):
     accounts = _accounts(request)
     try:
-        account = accounts.authenticate(body.username, body.password)
+        account = accounts.authenticate(body.username, body.password, client_address(request))
     except LockedOut as error:
         wait = max(1, int((error.retry_at - utcnow()).total_seconds()) + 1)
         return JSONResponse(error_body("locked_out", str(error)), status_code=429, headers={"Retry-After": str(wait)})
@@ -115,7 +116,7 @@ class PasswordChange(BaseModel):
 @router.post("/v1/auth/password", status_code=204, summary="Change one's own password (ends one's other sessions)")
 def change_password(body: PasswordChange, request: Request, account: Account = Depends(allow(*STAFF))):
     accounts = _accounts(request)
-    checked = accounts.authenticate(account.username, body.current)  # LockedOut: 429 locked_out
+    checked = accounts.authenticate(account.username, body.current, client_address(request))  # LockedOut: 429 locked_out
     if checked is None:
         raise DomainError("The current password is wrong; nothing was changed.", code="wrong_password", kind=ErrorKind.INVALID)
     accounts.set_password(account.username, body.new, by=account.username, keep_token=presented_token(request))

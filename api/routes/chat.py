@@ -1,24 +1,27 @@
 """The mini-program / H5 chat: one message in, one decision out."""
 from __future__ import annotations
 
-import uuid
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, model_validator
 
 from api.auth import PUBLIC
-from api.services import get_engine
+from api.addresses import client_address
+from api.errors import ErrorBody
+from api.services import get_engine, get_services
+from assistant.conversations import new_session_id
 from assistant.engine import Engine
 from assistant.turn import Channel, Decision, Kind, Turn
 
 router = APIRouter(prefix="/v1", tags=["chat"], dependencies=[Depends(PUBLIC)])  # a citizen's channel
 
-SESSION_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
+CHAT_SESSION_PATTERN = r"^chat-[0-9a-f]{32}$"  # as assistant.conversations.new_session_id issues them
 
 
 class ChatRequest(BaseModel):
-    session: str | None = Field(default=None, pattern=SESSION_PATTERN,
-                                description="The conversation to continue; omit it to start one (the reply carries its id).")
+    session: str | None = Field(default=None, pattern=CHAT_SESSION_PATTERN,
+                                description="The conversation to continue, as an earlier reply gave it; omit it to start one. "
+                                            "An id this server did not issue to a chat starts a new conversation, "
+                                            "whose id the reply carries.")
     text: str = Field(default="", max_length=500, description="What the citizen typed.")
     choice: str | None = Field(default=None, max_length=200, description="An entry id picked from the choices of the last reply.")
     region: str | None = Field(default=None, max_length=100, description="The citizen's region, e.g. 江苏省/南京市.")
@@ -70,9 +73,19 @@ def decision_out(decision: Decision) -> ChatResponse:
     )
 
 
-@router.post("/chat", response_model=ChatResponse, summary="One chat message in, one decision out")
-def chat(request: ChatRequest, engine: Engine = Depends(get_engine)) -> ChatResponse:
-    session = request.session or uuid.uuid4().hex
+@router.post("/chat", response_model=ChatResponse, summary="One chat message in, one decision out",
+             responses={429: {"model": ErrorBody, "description": "rate_limited or blocked (with Retry-After): in Chinese, for the citizen"}})
+def chat(request: ChatRequest, http: Request, engine: Engine = Depends(get_engine)) -> ChatResponse:
+    guard = get_services(http).guard
+    if guard is not None:
+        address = client_address(http)
+        if refusal := guard.check(f"address:{address}" if address else None,
+                                  f"session:{request.session}" if request.session else None,
+                                  f"caller:{request.caller}" if request.caller else None):
+            raise refusal.as_error()
+    session = request.session
+    if session is None or engine.conversations.channel_of(session) != Channel.CHAT.value:
+        session = new_session_id(Channel.CHAT)  # a client names only a conversation the server gave it
     turn = Turn(session=session, channel=Channel.CHAT, text=request.text, region=request.region,
                 caller=request.caller, choice=request.choice)
     return decision_out(engine.handle(turn))

@@ -11,14 +11,14 @@ import contextlib
 import json
 import logging
 import re
-import uuid
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 
 from accounts.roles import Role
 from api.auth import PUBLIC, allow
 from api.errors import ApiError
-from api.routes.chat import SESSION_PATTERN
+from assistant.conversations import new_session_id
+from assistant.turn import Channel
 from voice.audio import AudioError, Encoding
 from voice.call import Event, Recognised, StopPlayback, VoiceCall
 from voice.dialogue import Decided, Hangup, Say, Transfer
@@ -29,6 +29,7 @@ from api.voice.vosk_protocol import ProtocolError, VoskSession, parse_text_messa
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["voice"])
 
+CALL_SESSION_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"  # the switch's call id (no ':', the mark of a WeChat id)
 MAX_AUDIO_MESSAGE = 256 * 1024   # 8 s of 16 kHz audio; telephony sends 20–200 ms per message
 MAX_TEXT_MESSAGE = 64 * 1024     # a config with a long phrase list
 BUSY = ("this worker has as many calls as it can recognise in real time (FRONTDOOR_VOICE_MAX_CALLS); "
@@ -56,18 +57,28 @@ async def _refuse(ws: WebSocket, error: str, message: str, code: int) -> None:
         await ws.close(code)
 
 
-async def _admitted(ws: WebSocket) -> VoiceServices | None:
-    """Accepts the connection; the worker's voice services when it has room for one more call (the caller
-    must `leave()` when done), else None after telling the client why."""
+async def _opened(ws: WebSocket) -> tuple[VoiceServices, dict] | None:
+    """Accepts the connection and waits `start_seconds` for its first message, holding no call's place (a
+    connection that never speaks must not lock real callers out); then the worker's voice services and that
+    message when it has room for one more call (the caller must `leave()` when done), else None after telling
+    the client why."""
     await ws.accept()
     voice = getattr(ws.app.state.services, "voice", None)
     if voice is None:
         await _refuse(ws, "voice_unavailable", "speech recognition is not loaded on this server", CLOSE_UNAVAILABLE)
         return None
+    try:
+        first = await _receive(ws, voice.start_seconds)
+    except _Idle:
+        await _refuse(ws, "timeout", f"nothing received within {voice.start_seconds:g} s of connecting; "
+                      "open the call at once", CLOSE_POLICY)
+        return None
+    except WebSocketDisconnect:
+        return None
     if not voice.admit():
         await _refuse(ws, "busy", BUSY, CLOSE_UNAVAILABLE)
         return None
-    return voice
+    return voice, first
 
 
 def _too_big(message: dict) -> str | None:
@@ -81,14 +92,15 @@ def _too_big(message: dict) -> str | None:
 # ---- vosk-server's protocol ------------------------------------------------------------------
 @router.websocket("/v1/asr", dependencies=[Depends(PUBLIC)])  # the telephony platform's audio, like a citizen's
 async def vosk_compatible(ws: WebSocket) -> None:
-    voice = await _admitted(ws)
-    if voice is None:
+    opened = await _opened(ws)
+    if opened is None:
         return
+    voice, first = opened
     session = VoskSession(voice.recogniser)
     loop = asyncio.get_running_loop()
     try:
         while True:
-            message = await _receive(ws, voice.idle_seconds)
+            message, first = first or await _receive(ws, voice.idle_seconds), None
             if (problem := _too_big(message)) is not None:
                 return await _refuse(ws, "too_large", problem, CLOSE_TOO_BIG)
             if message.get("text") is not None:
@@ -120,9 +132,11 @@ def _start_call(voice: VoiceServices, text: str) -> VoiceCall:
         raise ProtocolError(f"the first message must be JSON ({error.msg})") from error
     if not isinstance(start, dict) or start.get("type") != "start":
         raise ProtocolError('the first message must be {"type": "start", "sample_rate": 8000, "encoding": "pcm_s16le"}')
-    session = start.get("session") or f"call-{uuid.uuid4().hex}"
-    if not isinstance(session, str) or not re.fullmatch(SESSION_PATTERN, session):
-        raise ProtocolError("session: 1–100 characters of letters, digits, _ . : -")
+    session = start.get("session") or new_session_id(Channel.VOICE)
+    if not isinstance(session, str) or not re.fullmatch(CALL_SESSION_PATTERN, session):
+        raise ProtocolError("session: 1–100 characters of letters, digits, _ . -")
+    if voice.engine.conversations.channel_of(session) is not None:  # a new call is a new conversation
+        raise ProtocolError("session: a conversation with this id exists already; give the switch's new call id, or none")
     caller, region = start.get("caller"), start.get("region")
     for name, value in (("caller", caller), ("region", region)):
         if value is not None and (not isinstance(value, str) or len(value) > 100):
@@ -190,15 +204,18 @@ async def _control(call: VoiceCall, text: str) -> list[Event] | None:
 
 @router.websocket("/v1/ivr", dependencies=[Depends(PUBLIC)])
 async def ivr(ws: WebSocket) -> None:
-    voice = await _admitted(ws)
-    if voice is None:
+    opened = await _opened(ws)
+    if opened is None:
         return
+    voice, first = opened
     call: VoiceCall | None = None
     try:
-        first = await _receive(ws, voice.idle_seconds)
         if first.get("text") is None:
             raise ProtocolError('the first message must be the text {"type": "start", …}, before any audio')
         call = _start_call(voice, first["text"])
+        guard = ws.app.state.services.guard
+        if guard is not None and call.caller and (refusal := guard.check(f"caller:{call.caller}")) is not None:
+            return await _refuse(ws, refusal.code, refusal.message, CLOSE_POLICY)
         await ws.send_text(json.dumps({"type": "started", "session": call.session, "sample_rate": call.rate}))
         await _send(ws, await call.start())
         while not call.ended:

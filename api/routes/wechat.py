@@ -3,6 +3,8 @@ message. Configure the URL as https://<host>/wechat/push with the token (and Enc
 secure mode) set in FRONTDOOR_WECHAT_* settings."""
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
@@ -12,8 +14,10 @@ from api.errors import ApiError
 from api.services import get_services
 from api.wechat.channel import ForgedPush, PushQuery, ReplayedPush, StalePush, WeChatChannel
 from api.wechat.crypto import WeChatCryptoError
-from api.wechat.messages import WeChatMessageError
 
+from api.wechat.messages import WeChatMessageError, mask_openid
+
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/wechat", tags=["wechat"], dependencies=[Depends(PUBLIC)])  # WeChat signs its pushes
 
 
@@ -41,13 +45,23 @@ async def push(request: Request, background: BackgroundTasks, signature: str | N
     query = PushQuery(signature, timestamp, nonce, encrypt_type, msg_signature)
     try:
         message = channel.read(query, body, request.headers.get("content-type"))
-        if await run_in_threadpool(channel.accept, query, message):
+        if await run_in_threadpool(channel.accept, query, message) and not _flooding(request, message.from_user):
             background.add_task(channel.respond, message)
     except ForgedPush as error:
         raise _refused(error) from error
     except (WeChatMessageError, WeChatCryptoError) as error:
         raise ApiError(400, "malformed_push", str(error)) from error
     return "success"
+
+
+def _flooding(request: Request, openid: str) -> bool:
+    """A citizen past the rate limit, or blocked: the push is taken ("success", or WeChat retries it) and not
+    answered; a blocked citizen's messages are not answered until the block ends."""
+    guard = get_services(request).guard
+    refusal = guard.check(f"wechat:{openid}") if guard is not None else None
+    if refusal is not None:
+        log.warning("WeChat user %s refused: %s", mask_openid(openid), refusal.code)
+    return refusal is not None
 
 
 def _refused(error: ForgedPush) -> ApiError:
