@@ -1,6 +1,5 @@
-"""Where a request came from. Behind a load balancer the peer is the balancer: run uvicorn with
-`--proxy-headers --forwarded-allow-ips <the balancer's address>` (README, "Deployment") so that the client's
-address is read from X-Forwarded-For, and only when the balancer sent it."""
+"""Where a request came from. Behind a load balancer the peer is the balancer: `frontdoor serve` believes the
+X-Forwarded-For of the addresses in FRONTDOOR_FORWARDED_ALLOW_IPS (uvicorn's proxy headers), and of no one else."""
 from __future__ import annotations
 
 from starlette.requests import HTTPConnection

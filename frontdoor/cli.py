@@ -39,11 +39,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # The supervisor kills a worker that does not answer its ping in time; loading the models and building
         # the index keep a busy machine's workers from answering within uvicorn's default 5 s.
         uvicorn.run("frontdoor.components:web_app", factory=True, host=host, port=port, workers=args.workers,
-                    timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
+                    timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS, proxy_headers=True,
+                    forwarded_allow_ips=settings.forwarded_allow_ips)
     else:
         from frontdoor.components import web_app
 
-        uvicorn.run(web_app(settings), host=host, port=port)
+        uvicorn.run(web_app(settings), host=host, port=port, proxy_headers=True,
+                    forwarded_allow_ips=settings.forwarded_allow_ips)
     return 0
 
 

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # Service
     host: str = "127.0.0.1"
     port: int = 8000
+    forwarded_allow_ips: str = Field(default="127.0.0.1", description="The load balancers whose X-Forwarded-For is believed "
+                                                                      "(comma-separated addresses): the rate limits and sign-in lockout read the client's address from it.")
     seed_on_start: bool = Field(default=True, description="Load the seed knowledge when the knowledge base is empty.")
     kb_poll_seconds: float = Field(default=2.0, description="How often a worker checks for a newer published knowledge base "
                                                             "(on PostgreSQL a publish also wakes every worker at once).")
