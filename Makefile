@@ -29,6 +29,8 @@ test: models
 		"install it with: sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium" >&2
 	@command -v espeak-ng >/dev/null || echo "make test: espeak-ng is missing: the voice service tests skip (and fail under CI=true);" \
 		"install it with: sudo DEBIAN_FRONTEND=noninteractive apt-get install -y espeak-ng" >&2
+	@test -x /usr/sbin/nginx || echo "make test: nginx is missing: the deployment test skips (and fails under CI=true);" \
+		"install it with: sudo DEBIAN_FRONTEND=noninteractive apt-get install -y nginx" >&2
 	$(BIN)/python -m pytest
 
 # The quick loop while iterating: every test that needs neither the real models, a served process nor a browser.

@@ -56,7 +56,7 @@ def render_nginx(run_dir: Path, listen: int, upstreams: list[int]) -> Path:
 def topology(request, provisioned, tmp_path_factory):
     if not Path(NGINX).exists():
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true but nginx is not installed (apt-get install nginx-light)", pytrace=False)
+            pytest.fail("CI=true but nginx is not installed (apt-get install nginx)", pytrace=False)
         pytest.skip("nginx is not installed")
     tmp = tmp_path_factory.mktemp("deployment")
     url = _database_url(request, tmp)
