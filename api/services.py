@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from accounts.store import AccountStore
+from voice.records import CallRecords
 from voice.services import VoiceServices
 from api.ratelimit import Guard
 from api.wechat.channel import WeChatChannel
@@ -32,6 +33,7 @@ class Services:
     changes: ChangeDesk  # drafts, review, publishing (knowledge_base/changes.py)
     gaps: GapQueue  # the unanswered-question queue (knowledge_base/gaps.py)
     labels: LabelStore  # answer labels and the automatic answers' precision (knowledge_base/labels.py)
+    calls: CallRecords | None = None  # how phone calls left (voice/records.py), readable on every worker
     guard: Guard | None = None  # rate limits and caller blocks on the citizens' channels (api/ratelimit.py)
     wechat: WeChatChannel | None = None
     voice: VoiceServices | None = None

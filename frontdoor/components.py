@@ -175,7 +175,6 @@ def guard(settings: Settings, db: Database) -> "Guard":
 def build_services(settings: Settings, http: httpx.AsyncClient, *, embedder: Embedder | None = None) -> "Services":
     """Every service one worker's request handlers use, built from settings (blocking: loads the models,
     migrates the database, builds the index). `embedder` replaces the configured one (tests use a small one)."""
-    from api.ratelimit import Guard
     from api.services import Services
     from assistant.tryout import Tryout
     from knowledge_base.changes import ChangeDesk
@@ -184,6 +183,7 @@ def build_services(settings: Settings, http: httpx.AsyncClient, *, embedder: Emb
     from knowledge_base.service import KnowledgeBase
     from knowledge_base.store import EmbeddingCache, KnowledgeStore
     from storage.audit import AuditLog
+    from voice.records import CallRecords
 
     db = open_database(settings)
     embedder = embedder or load_embedder(settings)
@@ -196,7 +196,7 @@ def build_services(settings: Settings, http: httpx.AsyncClient, *, embedder: Emb
     voice = build_voice(settings, db, knowledge, engine) if settings.voice else None
     return Services(db=db, knowledge=knowledge, engine=engine, desk=engine.desk, accounts=account_store(settings, db),
                     audit=AuditLog(db), changes=ChangeDesk(db, knowledge.store), gaps=GapQueue(db, embedder),
-                    labels=LabelStore(db), guard=guard(settings, db),
+                    labels=LabelStore(db), guard=guard(settings, db), calls=CallRecords(db),
                     wechat=wechat_channel(settings, db, engine, http), voice=voice, tryout=Tryout(engine, embedder),
                     cookie_secure=settings.cookie_secure)
 

@@ -247,10 +247,8 @@ async def ivr(ws: WebSocket) -> None:
 # ---- how a call left ---------------------------------------------------------------------------
 @router.get("/v1/voice/calls/{session}", dependencies=[Depends(allow(Role.SEAT))], summary="How a phone call left Frontdoor (for the dialplan that takes it back)")
 async def call_outcome(session: str, request: Request) -> dict:
-    voice = getattr(request.app.state.services, "voice", None)
-    if voice is None:
-        raise ApiError(503, "voice_unavailable", "speech recognition is not loaded on this server")
-    record = await asyncio.to_thread(voice.records.get, session)
+    # Read from the database: any worker answers, a chat-only one too (the dialplan's lookup goes through the balancer).
+    record = await asyncio.to_thread(request.app.state.services.calls.get, session)
     if record is None:
         raise ApiError(404, "call_not_found", f"no call {session!r} is known; the session is the AudioSocket UUID or the IVR session")
     return {"session": record.session, "protocol": record.protocol, "ended": record.ended_at is not None,
