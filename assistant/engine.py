@@ -252,7 +252,7 @@ class Engine:
         """A handoff decision with its ticket opened at the desk and its number in the words; others as they are."""
         if decision.kind is not Kind.HANDOFF:
             return decision
-        ticket = self.desk.open(self._ticket_draft(turn, said, state, index, decision), now=turn.at)
+        ticket = self.desk.open_or_add(self._ticket_draft(turn, said, state, index, decision), now=turn.at)
         log.info("handoff %s (%s) on %s", ticket.number, decision.reason, turn.channel.value)
         return replace(decision, text=self._handoff_text(turn, ticket.number, ticket.due_at), ticket_number=ticket.number)
 

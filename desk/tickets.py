@@ -120,6 +120,22 @@ class TicketDesk:
             row.number = f"{now.astimezone(BEIJING):%Y%m%d}{row.id:06d}"
             return Ticket.from_row(row)
 
+    def open_or_add(self, draft: TicketDraft, now: datetime | None = None) -> Ticket:
+        """One ticket per conversation: the conversation's ticket still being worked (not closed), brought up to
+        date with the whole transcript (and a number to call back on, if the citizen has now given one); a new
+        ticket when it has none (or its last one is closed: a new matter)."""
+        now = as_utc(now or utcnow())
+        if draft.conversation_id:
+            with self._db.session(write=True) as s:
+                row = s.execute(select(TicketRow).where(TicketRow.conversation_id == draft.conversation_id,
+                                                        TicketRow.status != TicketStatus.CLOSED.value)
+                                .order_by(TicketRow.id.desc()).limit(1).with_for_update()).scalar_one_or_none()
+                if row is not None:
+                    row.transcript, row.updated_at = draft.transcript, now
+                    row.caller = row.caller or draft.caller
+                    return Ticket.from_row(row)
+        return self.open(draft, now)
+
     def get(self, number: str) -> Ticket:
         with self._db.session() as s:
             return Ticket.from_row(self._row(s, number))

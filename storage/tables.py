@@ -183,6 +183,7 @@ class TicketRow(Base):
     __table_args__ = (
         Index("ix_tickets_queue", "status", "urgency", "due_at"),
         Index("ix_tickets_region", "region"),
+        Index("ix_tickets_conversation", "conversation_id"),
     )
 
 
