@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ground.errors import DomainError, ErrorKind
@@ -26,6 +27,8 @@ MALFORMED_BODY = "The request body could not be read: send JSON, encoded as UTF-
 INTERNAL = ("Something went wrong on our side and the request was not completed. Try again; if it keeps happening, "
             "tell the administrator the request id.")
 NUMBER_TOO_LARGE = "A number in the request is larger than this service stores (at most 2^63 − 1); send a smaller one."
+DATABASE_UNAVAILABLE = ("The database cannot be reached just now, so nothing was done; try again in a few seconds. "
+                        "If it lasts, tell the administrator.")
 TOO_DEEP = "The request nests deeper than this service reads; send it flatter."
 REQUEST_ID_HEADER = "X-Request-Id"
 
@@ -102,6 +105,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _overflow(request: Request, error: OverflowError) -> JSONResponse:
         # The schema bounds every number it knows (api/bounds.py); this catches one inside a free-form document.
         return JSONResponse(error_body("number_too_large", NUMBER_TOO_LARGE), status_code=422)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, error: DBAPIError) -> JSONResponse:
+        # The database is down or restarting (a connection refused, dropped or timed out): say so at once, and
+        # let the client try again; nothing was half-written, the transaction was rolled back. Other database
+        # errors are the app's own failure: a 500 with a logged request id.
+        if error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError)):
+            log.warning("%s %s: the database is unavailable: %s", request.method, request.url.path, type(error.orig).__name__)
+            return JSONResponse(error_body("database_unavailable", DATABASE_UNAVAILABLE), status_code=503,
+                                headers={"Retry-After": "5"})
+        return await _unexpected(request, error)
 
     @app.exception_handler(RecursionError)
     async def _too_deep(request: Request, error: RecursionError) -> JSONResponse:

@@ -7,6 +7,7 @@ import re
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from accounts.passwords import PasswordRejected
 from accounts.roles import Role
@@ -44,6 +45,14 @@ def _app() -> FastAPI:
                "claimed": TicketConflict("ticket 1 is claimed"), "account": AccountNotFound("no account x"),
                "exists": AccountExists("x exists"), "weak": PasswordRejected("too short"),
                "import": ImportRefused([{"entry_id": "a", "message": "bad"}])}[name]
+
+    @app.get("/database-down")
+    def database_down():
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    @app.get("/database-bug")
+    def database_bug():
+        raise ProgrammingError("SELEC 1", {}, Exception("syntax error"))
 
     @app.get("/boom")
     def boom():
@@ -119,6 +128,17 @@ def test_an_unexpected_exception_is_a_500_in_the_error_shape_with_a_logged_reque
     logged = [r for r in caplog.records if error["request_id"] in r.getMessage()]
     assert logged and logged[0].exc_info and "the database went away" in str(logged[0].exc_info[1])
     assert client.get("/boom").json()["error"]["request_id"] != error["request_id"]
+
+
+def test_an_unreachable_database_is_a_503_saying_to_try_again(client):
+    response = client.get("/database-down")
+    assert response.status_code == 503 and response.json()["error"]["code"] == "database_unavailable"
+    assert response.headers["retry-after"] == "5"
+
+
+def test_a_database_error_of_the_apps_own_is_a_500_with_a_request_id(client):
+    response = client.get("/database-bug")
+    assert response.status_code == 500 and response.json()["error"]["request_id"]
 
 
 def test_a_route_that_does_not_exist_keeps_the_shape(client):
