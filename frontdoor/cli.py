@@ -67,6 +67,22 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_db_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from frontdoor.components import open_database
+    from ground.clock import utcnow
+    from storage.retention import purge
+
+    days = args.days or settings.retention_days
+    db = open_database(settings)
+    try:
+        purged = purge(db, days=days, now=utcnow(), by="cli")
+    finally:
+        db.dispose()
+    print(f"purged what was older than {days:g} days: {purged.conversations} conversations ({purged.turns} turns), "
+          f"{purged.calls} call records, {purged.wechat_pushes} WeChat pushes")
+    return 0
+
+
 def _import(settings: Settings, entries: list, *, by: str, source: str) -> str:
     from frontdoor.components import open_database
     from knowledge_base.store import KnowledgeStore
@@ -302,6 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="migrate the database to the newest schema").set_defaults(run=cmd_db_upgrade)
+    db_purge = db.add_parser("purge", help="delete conversations, call records and WeChat pushes older than the retention "
+                                           "(FRONTDOOR_RETENTION_DAYS); run it daily (cron, a systemd timer)")
+    db_purge.add_argument("--days", type=float, help="this many days instead of the setting")
+    db_purge.set_defaults(run=cmd_db_purge)
 
     kb = sub.add_parser("kb", help="the knowledge base").add_subparsers(dest="kb_command", required=True)
     kb_import = kb.add_parser("import", help="import entries from a .jsonl, .yaml or .xlsx file (all or nothing)")

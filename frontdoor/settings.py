@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     gap_confidence: float = Field(default=0.8, ge=0.0, le=1.0, description="Answers given with less confidence than this also go to the unanswered-question queue.")
     classifier_dir: Path | None = Field(default=None, description="Where `frontdoor train classifier` keeps the ticket classifier; default: data_dir/classifier.")
 
+    retention_days: float = Field(default=180, gt=0, description="`frontdoor db purge` deletes conversations, call records and "
+                                                                 "WeChat pushes older than this (tickets are kept).")
+
     # Abuse (api/ratelimit.py): per worker, within a sliding minute; a block is shared by every worker
     messages_per_caller_minute: int = Field(default=20, ge=1, description="Messages one conversation, phone number or WeChat "
                                                                          "user may send a minute; more get 429 with Retry-After.")

@@ -88,3 +88,33 @@ def test_the_access_log_drops_query_strings_and_log_messages_mask_numbers():
     assert Redact().filter(access) and access.getMessage() == '1.2.3.4:5 - "POST /wechat/push HTTP/1.1" 200'
     message = logging.LogRecord("frontdoor", logging.WARNING, __file__, 1, "caller %s asked", (MOBILE,), None)
     assert Redact().filter(message) and message.getMessage() == "caller 138****5678 asked"
+
+
+def test_the_retention_purge_deletes_old_conversations_and_keeps_recent_ones_and_tickets(db):
+    from datetime import timedelta
+
+    from assistant.conversations import ConversationState, ConversationStore
+    from assistant.turn import Channel, Decision, Kind, Turn
+    from desk.tickets import TicketDesk
+    from storage.retention import purge
+    from storage.tables import ConversationRow, TicketRow, TurnRow
+
+    now = datetime(2026, 12, 6, 2, 0, tzinfo=timezone.utc)
+    store = ConversationStore(db)
+    for session, age in (("chat-old", 200), ("chat-new", 10)):
+        turn = Turn(session=session, channel=Channel.CHAT, text=f"电话{MOBILE}", region="江苏省/南京市")
+        store.record(turn, Decision(Kind.HANDOFF, session, "已转人工", reason="asked_for_human"), ConversationState(),
+                     said=turn.text, now=now - timedelta(days=age))
+    from desk.tickets import TicketDraft
+
+    TicketDesk(db).open(TicketDraft(channel="chat", summary="路灯坏了", reason="asked_for_human", transcript=[],
+                                    request_type="求助", urgency="一般", dispatch_hours=24, conversation_id="chat-old"),
+                        now=now - timedelta(days=200))
+
+    purged = purge(db, days=180, now=now)
+
+    assert (purged.conversations, purged.turns) == (1, 1)
+    with db.session() as s:
+        assert [row.id for row in s.execute(select(ConversationRow)).scalars()] == ["chat-new"]
+        assert {row.conversation_id for row in s.execute(select(TurnRow)).scalars()} == {"chat-new"}
+        assert s.execute(select(TicketRow)).scalars().first().conversation_id == "chat-old"  # the ticket is kept
