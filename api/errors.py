@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ground.errors import DomainError, ErrorKind
@@ -26,9 +26,10 @@ log = logging.getLogger("frontdoor.api")
 MALFORMED_BODY = "The request body could not be read: send JSON, encoded as UTF-8, with Content-Type application/json."
 INTERNAL = ("Something went wrong on our side and the request was not completed. Try again; if it keeps happening, "
             "tell the administrator the request id.")
-NUMBER_TOO_LARGE = "A number in the request is larger than this service stores (at most 2^63 − 1); send a smaller one."
+NUMBER_TOO_LARGE = "A number in the request is larger than this service stores (at most 2^31 − 1); send a smaller one."
 DATABASE_UNAVAILABLE = ("The database cannot be reached just now, so nothing was done; try again in a few seconds. "
                         "If it lasts, tell the administrator.")
+VALUE_OUT_OF_RANGE = "A value in the request is out of the range this service stores; send a smaller or simpler one."
 TOO_DEEP = "The request nests deeper than this service reads; send it flatter."
 REQUEST_ID_HEADER = "X-Request-Id"
 
@@ -111,6 +112,8 @@ def install_error_handlers(app: FastAPI) -> None:
         # The database is down or restarting (a connection refused, dropped or timed out): say so at once, and
         # let the client try again; nothing was half-written, the transaction was rolled back. Other database
         # errors are the app's own failure: a 500 with a logged request id.
+        if isinstance(error, DataError):  # a value the schema let through that a column cannot hold
+            return JSONResponse(error_body("value_out_of_range", VALUE_OUT_OF_RANGE), status_code=422)
         if error.connection_invalidated or isinstance(error, (OperationalError, InterfaceError)):
             log.warning("%s %s: the database is unavailable: %s", request.method, request.url.path, type(error.orig).__name__)
             return JSONResponse(error_body("database_unavailable", DATABASE_UNAVAILABLE), status_code=503,

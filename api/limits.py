@@ -61,16 +61,23 @@ class _TooLarge(Exception):
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _BRACKETS = bytes.maketrans(b"", b"")
 _NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+_PAIRS = re.compile(rb"\[\]|\{\}")
 
 
-def json_depth(body: bytes) -> int:
-    """How deeply `body`'s arrays and objects nest (strings skipped), without parsing it."""
+def json_depth(body: bytes, limit: int = 1000) -> int:
+    """How deeply `body`'s arrays and objects nest (strings skipped), without parsing it; `limit` + 1 for anything
+    deeper than `limit`. Each pass strips the innermost empty pairs, in C: `limit` passes over the body at most."""
     brackets = _STRINGS.sub(b"", body).translate(_BRACKETS, _NOT_BRACKETS)
-    depth = deepest = 0
-    for byte in brackets:
-        depth += 1 if byte in b"[{" else -1
-        deepest = max(deepest, depth)
-    return deepest
+    too_deep = re.compile(rb"[\[{]{%d}" % (limit + 1))  # that many openings in a row: deeper than `limit`
+    depth = 0
+    while brackets and depth <= limit:
+        if too_deep.search(brackets):
+            return depth + limit + 1
+        stripped = _PAIRS.sub(b"", brackets)
+        if stripped == brackets:  # unbalanced or mismatched: the parser will say so; count what is there
+            return max(depth, 1)
+        brackets, depth = stripped, depth + 1
+    return depth
 
 
 class JsonDepthLimit:
@@ -97,7 +104,7 @@ class JsonDepthLimit:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if json_depth(body) > self.max_depth:
+        if json_depth(body, self.max_depth) > self.max_depth:
             payload = json.dumps(error_body("too_deep", f"The JSON body nests deeper than {self.max_depth} levels; "
                                                         "no request of this service needs that. Send it flatter.")).encode()
             await send({"type": "http.response.start", "status": 400,

@@ -13,13 +13,13 @@ HUGE = SQL_INT_MAX + 1
 
 @pytest.mark.parametrize("path", ["/v1/changes/{n}", "/v1/gaps/{n}", "/v1/changes?offset={n}", "/v1/entries?offset={n}",
                                   "/v1/audit?before_id={n}", "/v1/tickets?offset={n}"])
-def test_an_id_or_offset_past_a_64_bit_integer_is_a_422_in_the_error_shape(inprocess, path):
+def test_an_id_or_offset_past_what_the_database_stores_is_a_422_in_the_error_shape(inprocess, path):
     role = {"/v1/audit": "reviewer", "/v1/tickets": "seat"}.get(path.split("?")[0], "editor")
     response = inprocess.client.get(path.format(n=HUGE), headers=inprocess.headers(role))
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_request"
 
 
-def test_publishing_a_change_id_past_a_64_bit_integer_is_a_422(inprocess):
+def test_publishing_a_change_id_past_what_the_database_stores_is_a_422(inprocess):
     response = inprocess.client.post("/v1/changes/publish", json={"ids": [HUGE]}, headers=inprocess.headers("reviewer"))
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_request"
 
