@@ -15,13 +15,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from assistant.conversations import ConversationState, ConversationStore
+from assistant.deadlines import say_deadline
 from assistant.policy import Policy
 from assistant.rules import Rules
 from assistant.speakable import speakable
 from assistant.turn import Channel, Choice, Decision, Kind, Scored, Turn
 from desk.classification import Classify, classify_by_top_entry
 from desk.tickets import TicketDesk, TicketDraft
-from ground.clock import BEIJING, as_utc, utcnow
+from ground.clock import as_utc, utcnow
 from knowledge_base.entry import Entry
 from knowledge_base.retrieval.index import Candidate, RetrievalIndex, SearchResult
 from knowledge_base.service import KnowledgeBase
@@ -275,5 +276,8 @@ class Engine:
         )
 
     def _handoff_text(self, turn: Turn, ticket_number: str, due_at: datetime) -> str:
-        deadline = f"{due_at.astimezone(BEIJING):%m月%d日 %H:%M}"
-        return self.rules.reply(turn.channel.wording, "handoff", ticket=ticket_number, deadline=deadline)
+        wording = turn.channel.wording
+        deadline = say_deadline(due_at, turn.at or utcnow(), self.rules.replies["deadline"])
+        contact = "contact_wechat" if turn.channel is Channel.WECHAT else "contact_phone" if turn.caller else "contact_none"
+        return self.rules.reply(wording, "handoff", ticket=ticket_number, deadline=deadline,
+                                contact=self.rules.replies[wording].get(contact, ""))
