@@ -14,13 +14,16 @@ from fastapi import FastAPI
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit, JsonDepthLimit
-from api.routes import accounts, audit, blocks, changes, chat, console, entries, gaps, health, imports, labels, pages, search
+from api.metrics import HttpMetrics, Metrics
+from api.request_id import RequestId
+from api.routes import accounts, audit, blocks, changes, chat, console, entries, gaps, health, imports, labels, my_tickets
+from api.routes import operations, pages, search
 from api.routes import tickets, tryit, voice, wechat
 from api.services import Services
 from api.worker_header import WorkerHeader
 
-ROUTERS = (health, accounts, blocks, search, entries, changes, imports, audit, gaps, labels, chat, tickets, wechat, voice,
-           console, tryit, pages)
+ROUTERS = (health, operations, accounts, blocks, search, entries, changes, imports, audit, gaps, labels, chat, my_tickets,
+           tickets, wechat, voice, console, tryit, pages)
 
 
 class Lifecycle(Protocol):
@@ -38,7 +41,15 @@ class HttpLimits:
     max_json_depth: int = 32
 
 
-def create_app(lifecycle: Lifecycle, limits: HttpLimits) -> FastAPI:
+@dataclass(frozen=True)
+class Operations:
+    """What the operations routes need: this app's metrics, who may read them, and what readiness expects."""
+    metrics: Metrics
+    metrics_public: bool = False  # /metrics without signing in (api/auth.py METRICS_READERS)
+    voice_required: bool = False  # /readyz waits for the recogniser too
+
+
+def create_app(lifecycle: Lifecycle, limits: HttpLimits, operations: Operations | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = await lifecycle.start()
@@ -53,11 +64,17 @@ def create_app(lifecycle: Lifecycle, limits: HttpLimits) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    operations = operations or Operations(Metrics())
+    app.state.metrics = operations.metrics
+    app.state.metrics_public = operations.metrics_public
+    app.state.voice_required = operations.voice_required
     install_error_handlers(app)
     install_docs(app)
     app.add_middleware(JsonDepthLimit, max_depth=limits.max_json_depth)  # inside the size limit: reads a bounded body
     app.add_middleware(BodySizeLimit, max_bytes=limits.max_body_bytes, wider={"/v1/imports": limits.max_import_bytes})
     app.add_middleware(WorkerHeader)
+    app.add_middleware(HttpMetrics, metrics=operations.metrics)
+    app.add_middleware(RequestId)  # outermost: the id and the access line cover every refusal inside
     for module in ROUTERS:
         app.include_router(module.router)
     app.mount("/static", pages.static_files(), name="static")

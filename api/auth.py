@@ -58,7 +58,28 @@ class Access:
         return account
 
 
+class OpenedBySetting(Access):
+    """`allow(roles)`, unless the app was built with the flag `app.state.<flag>` set: then anyone may call.
+
+    For /metrics: Prometheus scrapes with an admin account's API token, or, on a private network where the
+    workers' ports are reachable only by the scraper, without one (FRONTDOOR_METRICS_PUBLIC=true)."""
+
+    def __init__(self, roles: tuple[Role, ...], flag: str) -> None:
+        super().__init__(roles)
+        self.flag = flag
+
+    def __repr__(self) -> str:
+        return f"{super().__repr__()} (PUBLIC when {self.flag})"
+
+    async def __call__(self, connection: HTTPConnection) -> Account | None:
+        if getattr(connection.app.state, self.flag, False):
+            return None
+        return await super().__call__(connection)
+
+
 PUBLIC = Access(None)
+# Who may read /metrics: an admin (its API token), or anyone when FRONTDOOR_METRICS_PUBLIC is set.
+METRICS_READERS = OpenedBySetting((Role.ADMIN,), flag="metrics_public")
 
 
 def allow(*roles: Role) -> Access:

@@ -12,6 +12,7 @@ from api.ratelimit import Guard
 from api.wechat.channel import WeChatChannel
 from assistant.engine import Engine
 from assistant.tryout import Tryout
+from desk.flows import Deliveries
 from desk.tickets import TicketDesk
 from knowledge_base.changes import ChangeDesk
 from knowledge_base.follower import PublishFollower
@@ -33,6 +34,7 @@ class Services:
     changes: ChangeDesk  # drafts, review, publishing (knowledge_base/changes.py)
     gaps: GapQueue  # the unanswered-question queue (knowledge_base/gaps.py)
     labels: LabelStore  # answer labels and the automatic answers' precision (knowledge_base/labels.py)
+    deliveries: Deliveries  # the channels that carry a seat's reply on to the citizen (desk/flows.py)
     calls: CallRecords | None = None  # how phone calls left (voice/records.py), readable on every worker
     guard: Guard | None = None  # rate limits and caller blocks on the citizens' channels (api/ratelimit.py)
     wechat: WeChatChannel | None = None

@@ -26,6 +26,7 @@ class ConversationState:
     rejected: list[str] = field(default_factory=list)  # entries the citizen said were not it (this question)
     unsatisfied: int = 0              # rejections and "still don't understand" in this conversation
     prompts: int = 0                  # messages too garbled to be a question in this conversation
+    intake: dict | None = None        # a 诉求 being taken down (assistant/intake.py's Intake, as JSON)
 
     @classmethod
     def from_json(cls, data: dict | None) -> "ConversationState":

@@ -10,15 +10,17 @@ The decision of one turn, in order:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from assistant.conversations import ConversationState, ConversationStore
 from assistant.deadlines import say_deadline
+from assistant.intake import Intake, IntakeDialogue, Step
 from assistant.policy import Policy
 from assistant.rules import Rules
-from assistant.speakable import speakable
+from assistant.speakable import digits_spoken, speakable
 from assistant.turn import Channel, Choice, Decision, Kind, Scored, Turn
 from desk.classification import Classify, classify_by_top_entry
 from desk.tickets import TicketDesk, TicketDraft
@@ -30,7 +32,6 @@ from knowledge_base.service import KnowledgeBase
 log = logging.getLogger(__name__)
 PREVIEW_SESSION = "preview"   # the session of a previewed turn, which is never recorded
 PREVIEW_TICKET = "（试用：不开工单）"  # where a previewed handoff's ticket number would be
-_NUMBER_WORDS = {"0": "零", "1": "一", "2": "二", "3": "三", "4": "四", "5": "五", "6": "六", "7": "七", "8": "八", "9": "九"}
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,13 @@ class Engine:
         self.rules = rules
         self.policy = policy or Policy()
         self.classify = classify
+        self.intake = IntakeDialogue(rules.intake, spoken_digits=digits_spoken) if rules.intake else None
+        # Told of every turn decided and how long it took (the composition root wires the worker's metrics here).
+        self.on_turn: Callable[[Turn, Decision, float], None] | None = None
 
     # ---- one turn ---------------------------------------------------------------------------
     def handle(self, turn: Turn) -> Decision:
+        started = time.perf_counter()
         now = turn.at or utcnow()
         turn = replace(turn, at=now)
         index = self.knowledge.index.current  # one index for the whole turn
@@ -71,11 +76,14 @@ class Engine:
         said = turn.text.strip() or (turn.hypotheses[0].text if turn.hypotheses else "")
         decision, state = self._decide(turn, said, state, index)
         decision = replace(self._with_ticket(turn, said, state, index, decision), knowledge_revision=index.revision)
+        state = self._after_ticket(decision, state)
         self.conversations.record(turn, decision, state, said=said, now=now, before=before)
+        self._observed(turn, decision, started)
         return decision
 
     def hand_off(self, turn: Turn, reason: str) -> Decision:
         """Straight to a seat, whatever was said: a key press for a human, or a caller the line cannot hear."""
+        started = time.perf_counter()
         now = turn.at or utcnow()
         turn = replace(turn, at=now)
         index = self.knowledge.index.current
@@ -83,8 +91,14 @@ class Engine:
         said = turn.text.strip()
         decision, state = self._handoff(turn, said, state, index, reason)
         decision = replace(self._with_ticket(turn, said, state, index, decision), knowledge_revision=index.revision)
+        state = self._after_ticket(decision, state)
         self.conversations.record(turn, decision, state, said=said, now=now, before=before)
+        self._observed(turn, decision, started)
         return decision
+
+    def _observed(self, turn: Turn, decision: Decision, started: float) -> None:
+        if self.on_turn is not None:
+            self.on_turn(turn, decision, time.perf_counter() - started)
 
     def preview(self, text: str, *, channel: Channel, region: str | None = None, index: RetrievalIndex | None = None,
                 now: datetime | None = None) -> Decision:
@@ -97,7 +111,7 @@ class Engine:
         if decision.kind is Kind.HANDOFF:
             urgency = self.rules.urgency_of(text.strip())
             decision = replace(decision, text=self._handoff_text(
-                turn, PREVIEW_TICKET, turn.at + timedelta(hours=urgency.dispatch_hours)))
+                turn, PREVIEW_TICKET, turn.at + timedelta(hours=urgency.dispatch_hours), phone=False))
         return replace(decision, knowledge_revision=index.revision)
 
     def screen(self, said: str) -> Kind | None:
@@ -110,6 +124,14 @@ class Engine:
         emergency = self.rules.emergency(said)
         if emergency:
             return self._redirect(turn, emergency), state
+
+        if state.intake is not None and self.intake is not None:  # a 诉求 is being taken down
+            if self.rules.intent(said) == "human":
+                return self._handoff(turn, said, state, index, "asked_for_human")
+            return self._take_down(turn, said, state, index)
+        started = self.rules.intake.trigger(said) if self.intake is not None else None
+        if started and not self.rules.out_of_scope(said):
+            return self._start_intake(turn, said, state, index, *started)
 
         picked = self._picked(turn, said, state)
         if picked is not None and picked in index.entries_by_id:
@@ -137,6 +159,42 @@ class Engine:
 
         state = replace(state, query=said, rejected=[], offered=[], answered=None)
         return self._from_knowledge(turn, said, state, index)
+
+    # ---- taking down a 诉求 ------------------------------------------------------------------------
+    def _start_intake(self, turn: Turn, said: str, state: ConversationState, index: RetrievalIndex, kind: str,
+                      rest: str) -> tuple[Decision, ConversationState]:
+        intake, step = self.intake.start(kind, rest, now=turn.at, caller=turn.caller, region=turn.region,
+                                         speaks=turn.channel.speaks)
+        state = replace(state, query=said, rejected=[], offered=[], answered=None, intake=intake.as_json())
+        return self._intake_step(turn, said, state, index, step)
+
+    def _take_down(self, turn: Turn, said: str, state: ConversationState, index: RetrievalIndex,
+                   ) -> tuple[Decision, ConversationState]:
+        intake, step = self.intake.answer(Intake.from_json(state.intake), said, now=turn.at, region=turn.region,
+                                          speaks=turn.channel.speaks, meaningless=self.rules.unintelligible(said))
+        return self._intake_step(turn, said, replace(state, intake=intake.as_json()), index, step)
+
+    def _intake_step(self, turn: Turn, said: str, state: ConversationState, index: RetrievalIndex,
+                     step: Step) -> tuple[Decision, ConversationState]:
+        if step.action == "done":
+            return self._handoff(turn, said, state, index, "intake")
+        if step.action == "stalled":
+            return self._handoff(turn, said, state, index, "intake_stalled")
+        reason = f"intake_{step.action}" + (f"_{step.slot}" if step.slot else "")
+        return Decision(Kind.INTAKE, turn.session, step.text, reason=reason, confidence=1.0), state
+
+    def _statement_of_a_request(self, said: str) -> str | None:
+        """The request type of a message that tells of a problem (a 投诉, 举报, 求助 or 建议 by the urgency rules'
+        request types) without asking a question; None for anything else."""
+        if self.intake is None or self.rules.intake.asks_a_question(said):
+            return None
+        kind = self.rules.request_type_of(said, default="")
+        return kind if kind in self.rules.intake.needs else None
+
+    @staticmethod
+    def _after_ticket(decision: Decision, state: ConversationState) -> ConversationState:
+        """Once a ticket is open, the 诉求 taken down for it is done (later words add to the ticket)."""
+        return replace(state, intake=None) if decision.kind is Kind.HANDOFF and state.intake else state
 
     # ---- answering from the knowledge base --------------------------------------------------
     def understand(self, turn: Turn, index: RetrievalIndex) -> SearchResult:
@@ -179,6 +237,9 @@ class Engine:
             top = verdict.offered[0].entry.id
             decision = self._answer_entry(turn, index, top, verdict.reason, verdict.confidence)
             return replace(decision, candidates=scored), replace(state, answered=top)
+        kind = self._statement_of_a_request(said) if not state.rejected else None
+        if kind:  # nothing answers it for sure, and it reads as a 诉求 ("路灯坏了一个月了，物业不作为"): take it down
+            return self._start_intake(turn, said, state, index, kind, said)
         if verdict.kind is Kind.CLARIFY:
             return self._clarify(turn, [c.entry for c in verdict.offered], verdict.confidence, scored), replace(
                 state, offered=[c.entry.id for c in verdict.offered], answered=None)
@@ -197,7 +258,7 @@ class Engine:
     def _clarify(self, turn: Turn, entries: list[Entry], confidence: float, scored: tuple[Scored, ...]) -> Decision:
         choices = tuple(Choice(n, e.id, e.question) for n, e in enumerate(entries, start=1))
         if turn.channel.speaks:
-            lines = [self.rules.reply("voice", "clarify_choice", number=c.number, number_word=_NUMBER_WORDS[str(c.number)],
+            lines = [self.rules.reply("voice", "clarify_choice", number=c.number, number_word=digits_spoken(str(c.number)),
                                       question=c.question.rstrip("？?。"))
                      for c in choices]
             text = self.rules.reply("voice", "clarify", choices=self.rules.replies["voice"].get("clarify_joiner", "；").join(lines))
@@ -236,7 +297,7 @@ class Engine:
     # ---- leaving the self-service path ------------------------------------------------------
     def _redirect(self, turn: Turn, emergency) -> Decision:
         if turn.channel.speaks:
-            words = "".join(_NUMBER_WORDS.get(ch, ch) for ch in emergency.number).replace("一一", "幺幺")
+            words = digits_spoken(emergency.number).replace("一一", "幺幺")
             text = self.rules.reply("voice", "redirect", number_words=words, name=emergency.name, number=emergency.number)
         else:
             text = self.rules.reply("chat", "redirect", number=emergency.number, name=emergency.name)
@@ -255,7 +316,8 @@ class Engine:
             return decision
         ticket = self.desk.open_or_add(self._ticket_draft(turn, said, state, index, decision), now=turn.at)
         log.info("handoff %s (%s) on %s", ticket.number, decision.reason, turn.channel.value)
-        return replace(decision, text=self._handoff_text(turn, ticket.number, ticket.due_at), ticket_number=ticket.number)
+        text = self._handoff_text(turn, ticket.number, ticket.due_at, phone=bool(ticket.caller))
+        return replace(decision, text=text, ticket_number=ticket.number)
 
     def _ticket_draft(self, turn: Turn, said: str, state: ConversationState, index: RetrievalIndex,
                       decision: Decision) -> TicketDraft:
@@ -266,18 +328,27 @@ class Engine:
         candidates_entries = [index.entries_by_id[s.entry_id] for s in scored if s.entry_id in index.entries_by_id]
         category = self.classify(words, candidates_entries)
         urgency = self.rules.urgency_of(words)
+        intake = Intake.from_json(state.intake) if state.intake and self.intake is not None else None
+        summary, request_type = state.query or said, self.rules.request_type_of(words)
+        region, caller, details = turn.region, turn.caller, None
+        if intake is not None:
+            summary, request_type = intake.slots.get("what") or summary, intake.type
+            region = intake.region or region
+            if turn.channel is not Channel.WECHAT:  # a WeChat caller is the openid the reply goes to
+                caller = intake.phone or caller
+            details = self.intake.details(intake, confirmed=decision.reason == "intake")
         return TicketDraft(
-            channel=turn.channel.value, summary=state.query or said, reason=decision.reason, transcript=transcript,
-            request_type=self.rules.request_type_of(words), urgency=urgency.name, dispatch_hours=urgency.dispatch_hours,
-            region=turn.region, caller=turn.caller, conversation_id=turn.session, category_code=category.code,
+            channel=turn.channel.value, summary=summary, reason=decision.reason, transcript=transcript,
+            request_type=request_type, urgency=urgency.name, dispatch_hours=urgency.dispatch_hours, details=details,
+            region=region, caller=caller, conversation_id=turn.session, category_code=category.code,
             category_name=category.name, category_score=category.score, category_source=category.source,
             candidates=[{"entry_id": s.entry_id, "question": s.question, "score": round(s.score, 4)} for s in scored],
             asr_confidence=turn.asr_confidence,
         )
 
-    def _handoff_text(self, turn: Turn, ticket_number: str, due_at: datetime) -> str:
+    def _handoff_text(self, turn: Turn, ticket_number: str, due_at: datetime, *, phone: bool) -> str:
         wording = turn.channel.wording
         deadline = say_deadline(due_at, turn.at or utcnow(), self.rules.replies["deadline"])
-        contact = "contact_wechat" if turn.channel is Channel.WECHAT else "contact_phone" if turn.caller else "contact_none"
+        contact = "contact_wechat" if turn.channel is Channel.WECHAT else "contact_phone" if phone else "contact_none"
         return self.rules.reply(wording, "handoff", ticket=ticket_number, deadline=deadline,
                                 contact=self.rules.replies[wording].get(contact, ""))

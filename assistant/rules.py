@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from assistant.intake import IntakeRules, load_intake_rules
+
 SHIPPED = Path(__file__).resolve().parent / "rules"
 _SPACES = re.compile(r"\s+")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -71,6 +73,7 @@ class Rules:
     replies: dict[str, dict[str, str]]
     terms: tuple[str, ...] = ()  # the hotline's own words, for speech recognition
     unclear: Unclear = field(default_factory=Unclear)  # what is too garbled to be a question (followups.yaml)
+    intake: IntakeRules | None = None  # taking down a 诉求 (intake.yaml)
 
     # ---- matching -------------------------------------------------------------------------------
     def emergency(self, text: str) -> Emergency | None:
@@ -186,4 +189,9 @@ def _load(override_dir: Path | None) -> Rules:
     terms = vocabulary.get("terms") or []
     if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
         raise RulesError(f"{where}: terms must be a list of words")
-    return Rules(emergencies, scope_rules, intents, choices, levels, request_types, replies, tuple(terms), unclear)
+    intake_data, where = _read("intake.yaml", override_dir)
+    try:
+        intake = load_intake_rules(intake_data, where, _compile)
+    except ValueError as error:
+        raise RulesError(str(error)) from error
+    return Rules(emergencies, scope_rules, intents, choices, levels, request_types, replies, tuple(terms), unclear, intake)

@@ -27,3 +27,11 @@ def speakable(text: str, limit: int = 150, more: str = "") -> str:
         return text
     cut = max(text.rfind(mark, 0, limit) for mark in _SENTENCE_END)
     return (text[: cut + 1] if cut > 0 else text[:limit] + "。") + more
+
+
+_DIGIT_WORDS = str.maketrans("0123456789", "零一二三四五六七八九")
+
+
+def digits_spoken(number: str) -> str:
+    """A number read digit by digit, as the synthesiser reads a dialled number (voice/numbers.py): 120 → 一二零."""
+    return number.translate(_DIGIT_WORDS)

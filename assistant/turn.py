@@ -48,6 +48,7 @@ class Kind(str, enum.Enum):
     HANDOFF = "handoff"
     REDIRECT = "redirect"
     REFUSE = "refuse"
+    INTAKE = "intake"   # a 诉求 being taken down: the next question, or the read-back to confirm
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_service(data_dir: Path, workers: int, extra_env: dict | None = None) -> tuple[subprocess.Popen, str]:
+def start_service(data_dir: Path, workers: int, extra_env: dict | None = None,
+                  timeout: float = 600) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     # The load comes from one address, as no city's citizens do: the per-address limit would refuse it.
     env = {**os.environ, "FRONTDOOR_DATA_DIR": str(data_dir), "FRONTDOOR_ALLOW_DOWNLOAD": "false",
@@ -49,7 +50,7 @@ def start_service(data_dir: Path, workers: int, extra_env: dict | None = None) -
     process = subprocess.Popen([sys.executable, "-m", "frontdoor", "serve", "--port", str(port), "--workers", str(workers)],
                                env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"the service exited: {(data_dir / 'server.log').read_text()[-2000:]}")
@@ -59,7 +60,7 @@ def start_service(data_dir: Path, workers: int, extra_env: dict | None = None) -
         except httpx.HTTPError:
             time.sleep(0.5)
     process.kill()
-    raise SystemExit("the service did not start within 10 minutes")
+    raise SystemExit(f"the service did not start within {timeout:.0f} s")
 
 
 def percentile(values: list[float], p: float) -> float:

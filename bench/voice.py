@@ -1,6 +1,6 @@
 """Voice benchmark: how many real-time calls one core carries, and what a caller waits under load.
 
-    .venv/bin/python -m bench.voice [--calls 5,10,20,30] [--rate 8000] [--skip-load]
+    .venv/bin/python -m bench.voice [--calls 5,10,20,30] [--rate 8000] [--skip-load | --skip-rtf] [--through-nginx]
 
 1. Calls per core (in-process, one thread): the real-time factor of recognising every recording of
    ../shared/eval/spoken and ../shared/eval/asr at --rate
@@ -11,28 +11,35 @@
 2. Load run: `frontdoor serve` (one worker, recognition on a pool of threads sized to the cores) on a fresh
    data folder with the covid-faq and gov-policy packs as its knowledge; N simulated callers at once over the
    IVR WebSocket, each streaming in real time (20 ms frames): 2 s of silence, a recorded question, 2 s of
-   silence; calls arrive spread over a call's length and each caller is followed by the next. Latency is measured from the end of the question's audio to the `decision` message; the endpoint
-   (700 ms of silence that tells the caller has finished) is part of it, and is also shown subtracted.
+   silence; calls arrive spread over a call's length and each caller is followed by the next. Latency is
+   measured from the end of the question's audio to the `decision` message; the endpoint (700 ms of silence
+   that tells the caller has finished) is part of it. A call the worker turns away (1013, busy) counts as
+   refused. With --through-nginx, two workers on one database behind Debian's nginx running the shipped
+   deploy/nginx.conf.template (bench/balancer.py), as deployed.
 Prints tables and a final JSON line.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from voice.audio import read_wav, to_rate
-from bench.chat import percentile, start_service
+from bench.chat import _free_port as free_port, percentile, start_service
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 PACKS = ("covid-faq", "gov-policy")
+BUSY = 1013  # the close code of a call the worker turns away
 
 
 def recordings(rate: int) -> list[bytes]:
@@ -120,6 +127,18 @@ def recogniser_memory(rate: int, count: int = 10) -> dict:
 
 
 async def one_call(url: str, pcm: bytes, rate: int) -> dict:
+    """One caller: the decision's kind and how long after the end of the question it came; `refused` when the
+    worker turned the call away (1013, busy)."""
+    import websockets
+
+    try:
+        return await _call(url, pcm, rate)
+    except websockets.ConnectionClosed as closed:
+        refused = closed.rcvd is not None and closed.rcvd.code == BUSY
+        return {"kind": None, "latency": None, "refused": refused}
+
+
+async def _call(url: str, pcm: bytes, rate: int) -> dict:
     import websockets
 
     frame = rate // 50 * 2
@@ -178,13 +197,66 @@ async def load_run(base: str, audio: list[bytes], calls: int, rate: int, rounds:
 
     def figures(rows: list[dict]) -> dict:
         latencies = [r["latency"] for r in rows if r["latency"] is not None]
-        return {"completed": len(latencies), "of": len(rows),
+        return {"completed": len(latencies), "of": len(rows), "refused": sum(bool(r.get("refused")) for r in rows),
                 "p50_ms": round(statistics.median(latencies) * 1000) if latencies else None,
                 "p95_ms": round(percentile(latencies, 95) * 1000) if latencies else None}
 
     # The first round's calls find no warm recogniser in the pool (a fresh one decodes 3x slower).
     return {"calls": calls, "warm": figures([r for r in results if r["round"] > 0]),
             "first_round": figures([r for r in results if r["round"] == 0])}
+
+
+async def load_step(base: str, audio: list[bytes], calls: int, rate: int, rounds: int) -> dict:
+    """A load run, with the machine's load average (1 min) before and after it: the machine may be shared."""
+    before = os.getloadavg()[0]
+    step = await load_run(base, audio, calls, rate, rounds)
+    return {**step, "load_average": [round(before, 2), round(os.getloadavg()[0], 2)]}
+
+
+def import_knowledge(env: dict) -> None:
+    for pack in PACKS:
+        subprocess.run([sys.executable, "-m", "frontdoor", "kb", "import", str(SHARED / "retrieval" / f"{pack}.kb.jsonl")],
+                       env=env, check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def serving(scratch: Path, through_nginx: bool) -> Iterator[str]:
+    """The service the callers dial, on a fresh database holding the packs' knowledge: one `frontdoor serve`
+    worker, or (through nginx) two on one database behind the shipped balancer configuration. Yields its base URL."""
+    workers = 2 if through_nginx else 1
+    database = f"sqlite:///{scratch / 'frontdoor.db'}"
+    env = {**os.environ, "FRONTDOOR_DATA_DIR": str(scratch), "FRONTDOOR_SEED_ON_START": "false",
+           "FRONTDOOR_DATABASE_URL": database}
+    env.setdefault("FRONTDOOR_MODEL_DIR", str(Path("var/models").resolve()))
+    env.pop("DATABASE_URL", None)
+    import_knowledge(env)
+    processes = []
+    try:
+        bases = []
+        for n in range(workers):  # one after the other: the second finds the database migrated
+            data_dir = scratch / f"worker-{n}"
+            data_dir.mkdir()
+            process, base = start_service(data_dir, 1, {"FRONTDOOR_SEED_ON_START": "false", "FRONTDOOR_DATABASE_URL": database})
+            processes.append(process)
+            bases.append(base)
+        if not through_nginx:
+            yield bases[0]
+            return
+        from bench.balancer import start_nginx, stop_nginx
+
+        run_dir = scratch / "nginx"
+        run_dir.mkdir()
+        listen = free_port()
+        nginx = start_nginx(run_dir, listen, [int(base.rsplit(":", 1)[1]) for base in bases])
+        try:
+            yield f"http://127.0.0.1:{listen}"
+        finally:
+            stop_nginx(nginx)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
 
 
 def main() -> int:
@@ -194,7 +266,11 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=8000, choices=(8000, 16000))
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-rtf", action="store_true", help="only the load run")
+    parser.add_argument("--through-nginx", action="store_true",
+                        help="the load run through Debian's nginx (deploy/nginx.conf.template) in front of 2 workers")
     args = parser.parse_args()
+    # A benchmark stopped with SIGTERM (timeout, kill) still stops the workers and nginx it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     figures: dict = {"cores": os.cpu_count()}
     if not args.skip_rtf:
@@ -210,27 +286,19 @@ def main() -> int:
     if not args.skip_load:
         audio = [to_rate(read_wav(p), args.rate) for pack in PACKS
                  for p in sorted((SHARED / "spoken" / pack / f"wav{args.rate // 1000}k").glob("*.wav"))]
-        with tempfile.TemporaryDirectory(prefix="frontdoor-bench-") as scratch:
-            data_dir = Path(scratch)
-            env = {**os.environ, "FRONTDOOR_DATA_DIR": str(data_dir), "FRONTDOOR_SEED_ON_START": "false"}
-            env.setdefault("FRONTDOOR_MODEL_DIR", str(Path("var/models").resolve()))
-            env.pop("DATABASE_URL", None)
-            for pack in PACKS:
-                subprocess.run([sys.executable, "-m", "frontdoor", "kb", "import",
-                                str(SHARED / "retrieval" / f"{pack}.kb.jsonl")], env=env, check=True, capture_output=True)
-            process, base = start_service(data_dir, 1, {"FRONTDOOR_SEED_ON_START": "false"})
-            try:
-                steps = [asyncio.run(load_run(base, audio, int(n), args.rate, args.rounds)) for n in args.calls.split(",")]
-            finally:
-                process.terminate()
-                process.wait(timeout=30)
+        with tempfile.TemporaryDirectory(prefix="frontdoor-bench-") as scratch, \
+                serving(Path(scratch), args.through_nginx) as base:
+            steps = [asyncio.run(load_step(base, audio, int(n), args.rate, args.rounds)) for n in args.calls.split(",")]
         figures["load"] = steps
-        print("\nend of speech → decision (incl. the 700 ms endpoint), ms")
-        print(f"{'concurrent calls':>16}{'warm p50':>10}{'warm p95':>10}{'done':>8}   {'first round p50':>16}{'p95':>8}")
+        figures["through"] = "nginx, 2 workers" if args.through_nginx else "direct, 1 worker"
+        print(f"\nend of speech → decision (incl. the 700 ms endpoint), ms; {figures['through']}")
+        print(f"{'concurrent calls':>16}{'warm p50':>10}{'warm p95':>10}{'done':>8}{'refused':>9}   "
+              f"{'first round p50':>16}{'p95':>8}{'refused':>9}   load average")
         for step in steps:
             warm, first = step["warm"], step["first_round"]
-            print(f"{step['calls']:>16}{warm['p50_ms']:>10}{warm['p95_ms']:>10}{warm['completed']:>4}/{warm['of']:<3}"
-                  f"   {first['p50_ms']:>16}{first['p95_ms']:>8}")
+            print(f"{step['calls']:>16}{warm['p50_ms']!s:>10}{warm['p95_ms']!s:>10}{warm['completed']:>4}/{warm['of']:<3}"
+                  f"{warm['refused']:>9}   {first['p50_ms']!s:>16}{first['p95_ms']!s:>8}{first['refused']:>9}   "
+                  f"{step['load_average'][0]} → {step['load_average'][1]}")
     print(json.dumps(figures, ensure_ascii=False))
     return 0
 

@@ -9,7 +9,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 
 from ground.regions import REGION_SEPARATOR
 from ground.clock import BEIJING, as_utc, utcnow
@@ -39,6 +39,19 @@ class TicketConflict(DomainError, RuntimeError):
     code, kind = "ticket_conflict", ErrorKind.CONFLICT
 
 
+class CitizenTicketNotFound(DomainError, LookupError):
+    """A citizen's lookup found no ticket of theirs with that number (the message is the channel's to word)."""
+
+    code, kind = "ticket_not_found", ErrorKind.NOT_FOUND
+
+    def __init__(self, message: str = "no ticket of this citizen has that number") -> None:
+        super().__init__(message)
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
 @dataclass(frozen=True)
 class TicketDraft:
     channel: str
@@ -57,6 +70,7 @@ class TicketDraft:
     category_source: str | None = None
     candidates: list[dict] = field(default_factory=list)
     asr_confidence: float | None = None
+    details: dict | None = None  # a 诉求 taken down: what, where, since, contact, region, confirmed
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,7 @@ class Ticket:
     category_source: str | None
     candidates: list[dict]
     asr_confidence: float | None
+    details: dict | None
     seat: str | None
     reply: str | None
     created_at: datetime
@@ -94,7 +109,7 @@ class Ticket:
             transcript=list(row.transcript), request_type=row.request_type, urgency=row.urgency, due_at=row.due_at,
             region=row.region, caller=row.caller, conversation_id=row.conversation_id, category_code=row.category_code,
             category_name=row.category_name, category_score=row.category_score, category_source=row.category_source,
-            candidates=list(row.candidates), asr_confidence=row.asr_confidence, seat=row.seat, reply=row.reply,
+            candidates=list(row.candidates), asr_confidence=row.asr_confidence, details=row.details, seat=row.seat, reply=row.reply,
             created_at=row.created_at, updated_at=row.updated_at, claimed_at=row.claimed_at, replied_at=row.replied_at,
             closed_at=row.closed_at,
         )
@@ -113,7 +128,7 @@ class TicketDesk:
                 region=draft.region, caller=draft.caller, conversation_id=draft.conversation_id,
                 category_code=draft.category_code, category_name=draft.category_name, category_score=draft.category_score,
                 category_source=draft.category_source, candidates=draft.candidates, asr_confidence=draft.asr_confidence,
-                status=TicketStatus.OPEN.value, created_at=now, updated_at=now,
+                details=draft.details, status=TicketStatus.OPEN.value, created_at=now, updated_at=now,
             )
             s.add(row)
             s.flush()  # the sequence number
@@ -133,12 +148,28 @@ class TicketDesk:
                 if row is not None:
                     row.transcript, row.updated_at = draft.transcript, now
                     row.caller = row.caller or draft.caller
+                    row.details = draft.details or row.details
                     return Ticket.from_row(row)
         return self.open(draft, now)
 
     def get(self, number: str) -> Ticket:
         with self._db.session() as s:
             return Ticket.from_row(self._row(s, number))
+
+    def for_citizen(self, number: str, *, conversation_id: str | None = None, phone: str | None = None) -> Ticket:
+        """The ticket `number`, for the citizen who raised it: the conversation it was raised in, or the phone number
+        it carries (digits compared, separators ignored). A ticket that exists but is not theirs is not found, the
+        same as one that does not exist, so that a lookup tells a stranger nothing."""
+        try:
+            ticket = self.get(number)
+        except TicketNotFound:
+            raise CitizenTicketNotFound() from None
+        if conversation_id and ticket.conversation_id == conversation_id:
+            return ticket
+        left = [n for n in (ticket.caller, (ticket.details or {}).get("contact")) if n]  # a WeChat caller is an openid
+        if phone and _digits(phone) and any(_digits(phone) == _digits(n) for n in left):
+            return ticket
+        raise CitizenTicketNotFound()
 
     def list(self, *, region: str | None = None, urgency: str | None = None, status: TicketStatus | None = None,
              seat: str | None = None, limit: int = 50, offset: int = 0) -> list[Ticket]:
@@ -156,6 +187,14 @@ class TicketDesk:
         query = query.order_by(rank, TicketRow.due_at, TicketRow.id).limit(limit).offset(offset)
         with self._db.session() as s:
             return [Ticket.from_row(r) for r in s.execute(query).scalars()]
+
+    def waiting_by_urgency(self) -> dict[str, int]:
+        """How many tickets wait for a seat (open, unclaimed), by urgency, every urgency named even when none
+        waits: one COUNT query (for /metrics)."""
+        query = (select(TicketRow.urgency, func.count()).where(TicketRow.status == TicketStatus.OPEN.value)
+                 .group_by(TicketRow.urgency))
+        with self._db.session() as s:
+            return dict.fromkeys(URGENCY_ORDER, 0) | {urgency: count for urgency, count in s.execute(query)}
 
     def claim(self, number: str, seat: str, now: datetime | None = None) -> Ticket:
         def change(row: TicketRow, at: datetime) -> None:

@@ -33,19 +33,23 @@ WORKER_HEALTHCHECK_SECONDS = 120
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from frontdoor.logs import logging_config
+
     host = args.host or settings.host
     port = args.port or settings.port
+    # Every worker applies the same logging (JSON lines with request ids); the app logs its own access lines.
+    logs = {"log_config": logging_config(settings), "access_log": False}
     if args.workers > 1:
         # The supervisor kills a worker that does not answer its ping in time; loading the models and building
         # the index keep a busy machine's workers from answering within uvicorn's default 5 s.
         uvicorn.run("frontdoor.components:web_app", factory=True, host=host, port=port, workers=args.workers,
                     timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS, proxy_headers=True,
-                    forwarded_allow_ips=settings.forwarded_allow_ips)
+                    forwarded_allow_ips=settings.forwarded_allow_ips, **logs)
     else:
         from frontdoor.components import web_app
 
         uvicorn.run(web_app(settings), host=host, port=port, proxy_headers=True,
-                    forwarded_allow_ips=settings.forwarded_allow_ips)
+                    forwarded_allow_ips=settings.forwarded_allow_ips, **logs)
     return 0
 
 
@@ -80,6 +84,39 @@ def cmd_db_purge(args: argparse.Namespace, settings: Settings) -> int:
         db.dispose()
     print(f"purged what was older than {days:g} days: {purged.conversations} conversations ({purged.turns} turns), "
           f"{purged.calls} call records, {purged.wechat_pushes} WeChat pushes")
+    return 0
+
+
+def cmd_db_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from frontdoor.components import open_database
+    from storage.backup import BackupProblem, backup
+
+    db = open_database(settings, migrate=False)
+    try:
+        written = backup(db, Path(args.file))
+    except BackupProblem as problem:
+        print(f"frontdoor: {problem}", file=sys.stderr)
+        return 2
+    finally:
+        db.dispose()
+    print(f"backed up {db.url.render_as_string(hide_password=True)} to {written} ({written.stat().st_size} bytes)")
+    return 0
+
+
+def cmd_db_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from frontdoor.components import open_database
+    from storage.backup import BackupProblem, restore
+
+    db = open_database(settings, migrate=False)
+    try:
+        restored = restore(db, Path(args.file), force=args.force)
+    except BackupProblem as problem:
+        print(f"frontdoor: {problem}", file=sys.stderr)
+        return 2
+    finally:
+        db.dispose()
+    print(f"restored {args.file} into {db.url.render_as_string(hide_password=True)}: {restored.tables} tables hold data; "
+          "run `frontdoor db upgrade` if the backup is older than this version")
     return 0
 
 
@@ -322,6 +359,15 @@ def build_parser() -> argparse.ArgumentParser:
                                            "(FRONTDOOR_RETENTION_DAYS); run it daily (cron, a systemd timer)")
     db_purge.add_argument("--days", type=float, help="this many days instead of the setting")
     db_purge.set_defaults(run=cmd_db_purge)
+    db_backup = db.add_parser("backup", help="copy the whole database to FILE while the service runs (SQLite: the online "
+                                             "backup API; PostgreSQL: pg_dump's custom format)")
+    db_backup.add_argument("file")
+    db_backup.set_defaults(run=cmd_db_backup)
+    db_restore = db.add_parser("restore", help="replace the database's contents with a backup (SQLite: the backup "
+                                               "API; PostgreSQL: pg_restore); refuses a database that holds data")
+    db_restore.add_argument("file")
+    db_restore.add_argument("--force", action="store_true", help="replace a database that already holds data")
+    db_restore.set_defaults(run=cmd_db_restore)
 
     kb = sub.add_parser("kb", help="the knowledge base").add_subparsers(dest="kb_command", required=True)
     kb_import = kb.add_parser("import", help="import entries from a .jsonl, .yaml or .xlsx file (all or nothing)")

@@ -23,10 +23,12 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from accounts.store import AccountStore
+    from api.metrics import Metrics
     from api.ratelimit import Guard
     from api.services import Services
     from api.wechat.channel import WeChatChannel
     from assistant.engine import Engine
+    from desk.flows import Deliveries
     from voice.services import VoiceServices
 
 E5_NAME = "multilingual-e5-small"
@@ -162,6 +164,28 @@ def wechat_channel(settings: Settings, db: Database, engine: "Engine", http: htt
                          max_age_seconds=settings.wechat_max_push_age_seconds)
 
 
+def reply_deliveries(settings: Settings, wechat: "WeChatChannel | None", http: httpx.AsyncClient) -> "Deliveries":
+    """The ways a seat's reply is carried on to the citizen (desk/flows.py), each when it is configured: WeChat
+    (customer-service message, else the subscription message), and an SMS to a phone or chat citizen's mobile."""
+    from api.sms import AliyunSms, SmsReplyDelivery, SmsWording
+    from api.wechat import TicketSubscription
+    from api.wechat.delivery import WeChatReplyDelivery
+    from assistant.turn import Channel
+    from desk.flows import Deliveries
+
+    deliveries: list = []
+    if wechat is not None:
+        template = settings.wechat_subscribe_template_id
+        deliveries.append(WeChatReplyDelivery(wechat, TicketSubscription.load(template) if template else None))
+    if settings.sms_access_key_id and settings.sms_access_key_secret and settings.sms_sign_name and settings.sms_template_code:
+        gateway = AliyunSms(settings.sms_gateway_url, settings.sms_access_key_id, settings.sms_access_key_secret,
+                            settings.sms_sign_name, http)
+        wording = SmsWording.load()
+        deliveries += [SmsReplyDelivery(gateway, settings.sms_template_code, wording, channel)
+                       for channel in (Channel.VOICE.value, Channel.CHAT.value)]
+    return Deliveries.load(*deliveries)
+
+
 def guard(settings: Settings, db: Database) -> "Guard":
     """The rate limits and caller blocks on the citizens' channels."""
     from api.ratelimit import Guard
@@ -193,12 +217,21 @@ def build_services(settings: Settings, http: httpx.AsyncClient, *, embedder: Emb
         load_seed_code_table(db)
     knowledge.index.refresh(force=True)
     engine = build_engine(settings, db, knowledge, embedder)
+    load_slot_parsers()  # not on a citizen's first complaint
     voice = build_voice(settings, db, knowledge, engine) if settings.voice else None
+    wechat = wechat_channel(settings, db, engine, http)
     return Services(db=db, knowledge=knowledge, engine=engine, desk=engine.desk, accounts=account_store(settings, db),
                     audit=AuditLog(db), changes=ChangeDesk(db, knowledge.store), gaps=GapQueue(db, embedder),
-                    labels=LabelStore(db), guard=guard(settings, db), calls=CallRecords(db),
-                    wechat=wechat_channel(settings, db, engine, http), voice=voice, tryout=Tryout(engine, embedder),
+                    labels=LabelStore(db), deliveries=reply_deliveries(settings, wechat, http), guard=guard(settings, db),
+                    calls=CallRecords(db), wechat=wechat, voice=voice, tryout=Tryout(engine, embedder),
                     cookie_secure=settings.cookie_secure)
+
+
+def load_slot_parsers() -> None:
+    """The Chinese parsers that read a 诉求's place and time (JioNLP, a second to load) loaded now."""
+    from assistant.slots import load_parsers
+
+    load_parsers()
 
 
 class Worker:
@@ -206,9 +239,10 @@ class Worker:
     services, it runs the publish follower (knowledge_base/follower.py) and, when configured, the Asterisk
     AudioSocket listener (api/voice/audiosocket.py)."""
 
-    def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None, metrics: "Metrics | None" = None) -> None:
         self._settings = settings
         self._embedder = embedder
+        self._metrics = metrics
         self._stack = contextlib.AsyncExitStack()
 
     async def start(self) -> "Services":
@@ -218,6 +252,8 @@ class Worker:
         settings = self._settings
         http = await self._stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
         services = await asyncio.to_thread(build_services, settings, http, embedder=self._embedder)
+        if self._metrics is not None:
+            measure(services, self._metrics)
         self._stack.callback(services.db.dispose)
         if services.voice is not None:
             self._stack.callback(services.voice.close)
@@ -249,13 +285,31 @@ class Worker:
         await self._stack.aclose()
 
 
+def measure(services: "Services", metrics: "Metrics") -> None:
+    """Wires a worker's metrics to what they count: the engine's turns, the recogniser's utterances, and the
+    state read when Prometheus scrapes (the knowledge revision, calls in progress, the seats' queue)."""
+    services.engine.on_turn = lambda turn, decision, seconds: metrics.observe_turn(turn.channel.value, decision.kind.value, seconds)
+    voice = services.voice
+    if voice is not None:
+        voice.recogniser.on_recognised = metrics.observe_recognition
+    index = services.knowledge.index
+    metrics.watch(knowledge_revision=lambda: index.latest.revision if index.latest is not None else -1,
+                  queue_depth=services.desk.waiting_by_urgency,
+                  voice_calls=(lambda: voice.active_calls) if voice is not None else None)
+
+
 def web_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> "FastAPI":
     """The web app of one worker (uvicorn's factory: `frontdoor.components:web_app`)."""
-    from api.app import HttpLimits, create_app
+    from prometheus_client import CollectorRegistry
+
+    from api.app import HttpLimits, Operations, create_app
+    from api.metrics import Metrics
 
     settings = settings or Settings()
     # httpx logs every request URL at INFO, and WeChat's URLs carry the app secret and access token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    return create_app(Worker(settings, embedder=embedder),
+    metrics = Metrics(CollectorRegistry())  # this app's own: each worker process counts for itself
+    return create_app(Worker(settings, embedder=embedder, metrics=metrics),
                       HttpLimits(max_body_bytes=settings.max_body_bytes, max_import_bytes=settings.max_import_bytes,
-                                 max_json_depth=settings.max_json_depth))
+                                 max_json_depth=settings.max_json_depth),
+                      Operations(metrics, metrics_public=settings.metrics_public, voice_required=settings.voice))

@@ -6,6 +6,7 @@ the database URL also as the conventional `DATABASE_URL`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +84,18 @@ class Settings(BaseSettings):
     wechat_max_push_age_seconds: int = Field(default=300, ge=30, le=3600, description="A push whose timestamp is further than this "
                                              "from now is refused as a replay (as is a timestamp and nonce seen before).")
     wechat_api_base: str = Field(default="https://api.weixin.qq.com", description="Where the customer-service send API lives.")
+    wechat_subscribe_template_id: str | None = Field(default=None, description="The subscription-message (订阅消息) template that "
+                                                     "tells a citizen their ticket's state once WeChat's 48-hour reply window has "
+                                                     "closed (keywords and words: api/content/wechat_subscription.yaml); off when unset.")
+
+    # SMS to citizens (api/sms/): Alibaba Cloud SMS's SendSms; off until the key, signature and template are all set
+    sms_gateway_url: str = Field(default="https://dysmsapi.aliyuncs.com", description="Where the SMS gateway (Alibaba Cloud "
+                                 "SMS's SendSms, RPC style) lives.")
+    sms_access_key_id: str | None = Field(default=None, description="The AccessKey ID that sends SMS (a RAM user with dysms:SendSms).")
+    sms_access_key_secret: str | None = Field(default=None, description="Its AccessKey secret (signs each request).")
+    sms_sign_name: str | None = Field(default=None, description="The approved SMS signature (签名), e.g. 12345热线.")
+    sms_template_code: str | None = Field(default=None, description="The approved template (TemplateCode, SMS_…) a seat's reply "
+                                          "is told in; its variables: api/content/sms.yaml.")
 
     # Voice: recognition, the IVR dialogue, the telephony adapters
     voice: bool = Field(default=True, description="Serve the phone line (loads the speech recogniser); off for chat-only workers.")
@@ -101,6 +114,13 @@ class Settings(BaseSettings):
     synthesiser: str = Field(default="espeak", description="'espeak' (espeak-ng's Mandarin, for AudioSocket and demos) or 'none'.")
     audiosocket_port: int | None = Field(default=None, description="Listen for Asterisk AudioSocket calls on this TCP port (off when unset).")
     audiosocket_host: str = "127.0.0.1"
+
+    # Operations: logs and metrics (frontdoor/logs.py, api/metrics.py)
+    log_format: Literal["auto", "json", "text"] = Field(default="auto", description="Log lines as JSON objects or plain text; "
+                                                        "auto: text at a terminal, JSON otherwise (systemd, containers).")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="The least severe log lines written.")
+    metrics_public: bool = Field(default=False, description="Serve /metrics without signing in (for a scraper on a private "
+                                                            "network); otherwise it needs an admin account's API token.")
 
     @property
     def resolved_database_url(self) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ground.clock import as_utc, utcnow
+from ground.errors import DomainError, ErrorKind
 from knowledge_base.gap_clusters import OpenCluster, Similarity, place, sound_bigrams, unit
 from knowledge_base.retrieval.embedding import QueryEmbedder
 from storage import audit
@@ -69,15 +70,24 @@ class GapCluster:
     resolution: dict | None = None
 
 
-class GapNotFound(LookupError):
+class GapNotFound(DomainError, LookupError):
+    """No unanswered-question cluster has that id."""
+
+    code, kind = "gap_not_found", ErrorKind.NOT_FOUND
+
     def __init__(self, cluster_id: int) -> None:
-        super().__init__(f"no unanswered-question cluster has the id {cluster_id}")
+        super().__init__(f"No unanswered-question cluster has the id {cluster_id}; list the open ones with GET /v1/gaps.")
         self.cluster_id = cluster_id
 
 
-class GapClosed(ValueError):
+class GapClosed(DomainError, ValueError):
+    """The cluster was already resolved or dismissed. Its `status` is that word, not an HTTP status."""
+
+    code, kind = "gap_closed", ErrorKind.CONFLICT
+
     def __init__(self, cluster_id: int, status: str) -> None:
-        super().__init__(f"the cluster {cluster_id} is already {status}")
+        super().__init__(f"Cluster {cluster_id} is already {status}; it needs nothing more. "
+                         "New questions of the same need will form a new cluster.")
         self.cluster_id, self.status = cluster_id, status
 
 

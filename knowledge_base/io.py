@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from ground.clock import BEIJING
+from ground.errors import DomainError, ErrorKind
 from knowledge_base.entry import Entry, RequestType
 from knowledge_base.records import ENTRY_KEYS, entry_from_fields, entry_to_record, type_name
 
@@ -46,9 +47,18 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.unit} {self.line}: {self.message}" if self.line else self.message
 
+    def to_json(self) -> dict[str, Any]:
+        """As an import problem (knowledge_base/imports.py's `ImportProblem`): a file's problem names no entry."""
+        return {"entry_id": None, "line": self.line, "code": "invalid_file", "message": self.message}
 
-class KnowledgeFileError(ValueError):
-    """A knowledge file that cannot be used; `problems` lists everything wrong, in line order."""
+
+class KnowledgeFileError(DomainError, ValueError):
+    """A knowledge file that cannot be used; `problems` lists everything wrong, in line order.
+
+    Printed (by the CLI), it lists every problem under the file's name. Its `message`, what an editor who uploaded
+    it reads, says the file was refused whole; its `details` carry the problems, each with its line (or row)."""
+
+    code, kind = "invalid_import", ErrorKind.INVALID
 
     def __init__(self, path: str | Path, problems: Iterable[Problem]) -> None:
         self.path = str(path)
@@ -56,6 +66,17 @@ class KnowledgeFileError(ValueError):
         listing = "\n".join(f"  {problem}" for problem in self.problems)
         count = len(self.problems)
         super().__init__(f"{self.path}: {count} problem{'s' if count != 1 else ''}\n{listing}")
+
+    @property
+    def message(self) -> str:
+        return f"{self.path} cannot be imported; nothing was. Fix every problem listed in details and upload it again."
+
+    @property
+    def details(self) -> list:
+        return [problem.to_json() for problem in self.problems]
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ import json
 import math
 import re
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -170,7 +171,8 @@ class RecogniserPool:
 class RecognitionStream:
     """One call's recogniser: feed audio, read partial text, take the recognition of each utterance."""
 
-    def __init__(self, pool: RecogniserPool, rate: int, bias: Bias | None, bias_weight: float, keep: int) -> None:
+    def __init__(self, pool: RecogniserPool, rate: int, bias: Bias | None, bias_weight: float, keep: int,
+                 on_recognised: Callable[[float, float], None] | None = None) -> None:
         self.rate = rate
         self._pool = pool
         self._recogniser = pool.take(rate)
@@ -179,6 +181,8 @@ class RecognitionStream:
         self._keep = keep
         self._segments: list[list[_Alternative]] = []
         self._samples = 0
+        self._decoding = 0.0  # seconds spent in the recogniser on this utterance, for its real-time factor
+        self._on_recognised = on_recognised
         self._closed = False
 
     def accept(self, pcm: bytes) -> None:
@@ -188,8 +192,10 @@ class RecognitionStream:
         if not pcm:
             return
         self._samples += len(pcm) // 2
+        started = time.perf_counter()
         if self._recogniser.AcceptWaveform(pcm):  # vosk found an endpoint inside the utterance
             self._segments.append(_alternatives(self._recogniser.Result()))
+        self._decoding += time.perf_counter() - started
 
     def partial(self) -> str:
         heard = "".join(a[0].text for a in self._segments if a)
@@ -197,10 +203,13 @@ class RecognitionStream:
 
     def finish(self) -> Recognition:
         """The utterance so far, recognised; the stream is ready for the next one."""
+        started = time.perf_counter()
         self._segments.append(_alternatives(self._recogniser.FinalResult()))
         readings = _combine(self._segments, self._bias, self._bias_weight, self._keep)
-        seconds = self._samples / self.rate
-        self._segments, self._samples = [], 0
+        seconds, decoding = self._samples / self.rate, self._decoding + time.perf_counter() - started
+        self._segments, self._samples, self._decoding = [], 0, 0.0
+        if self._on_recognised is not None:
+            self._on_recognised(seconds, decoding)
         return with_variants(Recognition(readings, seconds), self._bias)
 
     def close(self) -> None:
@@ -226,6 +235,8 @@ class SpeechRecogniser:
     bias_weight: float = 0.5
     readings_kept: int = 5
     folder: Path | None = field(default=None)
+    # Told (audio seconds, decoding seconds) of every utterance recognised: the composition root wires metrics here.
+    on_recognised: Callable[[float, float], None] | None = field(default=None)
 
     @classmethod
     def load(cls, folder: Path, *, max_alternatives: int = 8, bias_weight: float = 0.5, readings_kept: int = 5,
@@ -241,7 +252,7 @@ class SpeechRecogniser:
                    readings_kept, folder)
 
     def stream(self, rate: int, bias: Bias | None = None) -> RecognitionStream:
-        return RecognitionStream(self.pool, rate, bias, self.bias_weight, self.readings_kept)
+        return RecognitionStream(self.pool, rate, bias, self.bias_weight, self.readings_kept, self.on_recognised)
 
     def recognise(self, pcm: bytes, rate: int, bias: Bias | None = None, chunk_seconds: float = 0.2) -> Recognition:
         """A whole recording as one utterance, fed in telephony-sized chunks (no silence skipping)."""

@@ -171,6 +171,7 @@ class TicketRow(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     candidates: Mapped[list] = mapped_column(JSONDocument)
     asr_confidence: Mapped[float | None] = mapped_column(Float)
+    details: Mapped[dict | None] = mapped_column(JSONDocument, nullable=True)  # a 诉求's taken-down pieces
     status: Mapped[str] = mapped_column(String(16))
     seat: Mapped[str | None] = mapped_column(String(200))
     reply: Mapped[str | None] = mapped_column(Text)

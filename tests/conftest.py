@@ -113,6 +113,7 @@ TEST_PASSWORD = "test-password-2026"  # every test account's (made with `frontdo
 ROLES = ("editor", "reviewer", "seat", "admin")  # one account per role, named after it
 WECHAT_TOKEN = "wechat-push-token"
 WECHAT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+SUBSCRIBE_TEMPLATE = "tmpl-ticket-state"  # the in-process app's subscription-message template (订阅消息)
 
 
 @pytest.fixture(scope="session")
@@ -121,6 +122,15 @@ def fake_wechat():
     from wechat_fake import FakeWeChat
 
     with FakeWeChat() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def fake_sms():
+    """Alibaba Cloud SMS's SendSms, faked on a local port (tests/sms_fake.py): the in-process app texts through it."""
+    from sms_fake import FakeSmsGateway
+
+    with FakeSmsGateway() as fake:
         yield fake
 
 
@@ -339,6 +349,33 @@ class InProcess:
         """`Authorization: Bearer …` for the account whose role (and name) is `role`."""
         return {"authorization": f"Bearer {self.tokens[role]}"}
 
+    def signed_in(self, role: str) -> "SignedIn":
+        """`client` acting as the account whose role (and name) is `role`: what an httpx client made with
+        `base_url=server.base, headers=server.headers(role)` is to the real server."""
+        return SignedIn(self.client, self.headers(role))
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A client that sends an account's `Authorization` header with every request (besides any given)."""
+    client: "object"  # fastapi.testclient.TestClient
+    headers: dict[str, str]
+
+    def request(self, method: str, url: str, **kwargs):
+        return self.client.request(method, url, headers=self.headers | (kwargs.pop("headers", None) or {}), **kwargs)
+
+    def get(self, url: str, **kwargs):
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs):
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs):
+        return self.request("PUT", url, **kwargs)
+
+    def delete(self, url: str, **kwargs):
+        return self.request("DELETE", url, **kwargs)
+
 
 def _create_accounts_in_process(settings) -> dict[str, str]:
     """One account per role, as `frontdoor accounts create/token` make them (same store, same calls); role → API token."""
@@ -357,7 +394,7 @@ def _create_accounts_in_process(settings) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def inprocess(fake_wechat, tmp_path_factory) -> InProcess:
+def inprocess(fake_wechat, fake_sms, tmp_path_factory) -> InProcess:
     """The service's web app in this process on an empty data folder (seeded on start), with the small
     deterministic embedder of tests/fakes.py and no phone line: starts in seconds, not a minute."""
     from fastapi.testclient import TestClient
@@ -372,9 +409,31 @@ def inprocess(fake_wechat, tmp_path_factory) -> InProcess:
                         messages_per_address_minute=int(ONE_ADDRESS_LIMIT),
                         audiosocket_port=None, rules_dir=None, classifier_dir=None, max_body_bytes=20000,
                         wechat_token=WECHAT_TOKEN, wechat_encoding_aes_key=WECHAT_AES_KEY, wechat_appid=fake_wechat.appid,
-                        wechat_secret=fake_wechat.secret, wechat_api_base=fake_wechat.base_url, wechat_region="江苏省/南京市")
+                        wechat_secret=fake_wechat.secret, wechat_api_base=fake_wechat.base_url, wechat_region="江苏省/南京市",
+                        wechat_subscribe_template_id=SUBSCRIBE_TEMPLATE, sms_gateway_url=fake_sms.base_url,
+                        sms_access_key_id=fake_sms.access_key_id, sms_access_key_secret=fake_sms.secret,
+                        sms_sign_name=fake_sms.sign_name, sms_template_code=next(iter(fake_sms.templates)))
     tokens = _create_accounts_in_process(settings)
     client = TestClient(web_app(settings, embedder=HashingEmbedder()), raise_server_exceptions=False)
     client.event_hooks = {"request": [], "response": [lambda response: client.cookies.clear()]}
     with client:
         yield InProcess(client, settings, data_dir, tokens)
+
+
+# --- the engine over the seed knowledge, with the small embedder (tests where retrieval is not the point) -------
+@pytest.fixture
+def hashing_engine(db):
+    """The conversation engine as shipped (rules, policy) over the seed knowledge base, on the `db` of the test,
+    with the deterministic embedder of tests/fakes.py instead of e5."""
+    from assistant.conversations import ConversationStore
+    from assistant.engine import Engine
+    from assistant.rules import load_rules
+    from desk.tickets import TicketDesk
+    from fakes import HashingEmbedder
+    from knowledge_base.service import KnowledgeBase
+    from knowledge_base.store import EmbeddingCache, KnowledgeStore
+
+    knowledge = KnowledgeBase(KnowledgeStore(db), HashingEmbedder(), EmbeddingCache(db))
+    knowledge.load_seed_if_empty()
+    knowledge.index.refresh(force=True)
+    return Engine(knowledge, ConversationStore(db), TicketDesk(db), load_rules())

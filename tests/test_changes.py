@@ -353,13 +353,7 @@ def test_changes_are_listed_by_status_entry_and_author(store, desk):
     assert [e.id for e in store.list(has_draft=True)] == ["nj-a", "nj-b"]
 
 
-# -- the API, on the running service ---------------------------------------------------------------------
-
-def _api(server, role: str):
-    import httpx
-
-    return httpx.Client(base_url=server.base, headers=server.headers(role), timeout=30)
-
+# -- the API, on the app in this process -----------------------------------------------------------------
 
 def _new_entry(editor, reviewer, **fields) -> dict:
     """A published entry of this test's own (a create change, submitted and published through the API)."""
@@ -372,93 +366,93 @@ def _new_entry(editor, reviewer, **fields) -> dict:
     return editor.get(f"/v1/entries/{change['entry_id']}").json()
 
 
-def test_api_draft_review_publish_with_diff_and_hints(server):
-    with _api(server, "editor") as editor, _api(server, "reviewer") as reviewer:
-        entry = _new_entry(editor, reviewer)
+def test_api_draft_review_publish_with_diff_and_hints(inprocess):
+    editor, reviewer = inprocess.signed_in("editor"), inprocess.signed_in("reviewer")
+    entry = _new_entry(editor, reviewer)
 
-        created = editor.post("/v1/changes", json={"kind": "edit", "entry_id": entry["id"]})
-        assert created.status_code == 201 and created.json()["base_version"] == 1
-        change = created.json()
-        saved = editor.put(f"/v1/changes/{change['id']}",
-                           json={"entry": change["entry"] | {"voice_answer": "请拨打12345。"}}).json()
-        assert [d["field"] for d in saved["diff"]] == ["voice_answer"]
-        assert {"op": "insert", "text": "请拨打12345。"} in saved["diff"][0]["segments"]
-        assert any("12345" in h["message"] and h["level"] == "warning" for h in saved["hints"])
+    created = editor.post("/v1/changes", json={"kind": "edit", "entry_id": entry["id"]})
+    assert created.status_code == 201 and created.json()["base_version"] == 1
+    change = created.json()
+    saved = editor.put(f"/v1/changes/{change['id']}",
+                       json={"entry": change["entry"] | {"voice_answer": "请拨打12345。"}}).json()
+    assert [d["field"] for d in saved["diff"]] == ["voice_answer"]
+    assert {"op": "insert", "text": "请拨打12345。"} in saved["diff"][0]["segments"]
+    assert any("12345" in h["message"] and h["level"] == "warning" for h in saved["hints"])
 
-        editor.post(f"/v1/changes/{change['id']}/submit").raise_for_status()
-        queue = reviewer.get("/v1/changes", params={"status": "in_review", "entry_id": entry["id"]}).json()
-        assert [c["id"] for c in queue] == [change["id"]]
-        returned = reviewer.post(f"/v1/changes/{change['id']}/return", json={"note": "请把12345写成一二三四五"}).json()
-        assert returned["status"] == "draft" and returned["review_note"] == "请把12345写成一二三四五"
-        editor.put(f"/v1/changes/{change['id']}", json={"entry": saved["entry"] | {"voice_answer": "请拨打一二三四五。"}})
-        editor.post(f"/v1/changes/{change['id']}/submit").raise_for_status()
-        published = reviewer.post(f"/v1/changes/{change['id']}/publish")
+    editor.post(f"/v1/changes/{change['id']}/submit").raise_for_status()
+    queue = reviewer.get("/v1/changes", params={"status": "in_review", "entry_id": entry["id"]}).json()
+    assert [c["id"] for c in queue] == [change["id"]]
+    returned = reviewer.post(f"/v1/changes/{change['id']}/return", json={"note": "请把12345写成一二三四五"}).json()
+    assert returned["status"] == "draft" and returned["review_note"] == "请把12345写成一二三四五"
+    editor.put(f"/v1/changes/{change['id']}", json={"entry": saved["entry"] | {"voice_answer": "请拨打一二三四五。"}})
+    editor.post(f"/v1/changes/{change['id']}/submit").raise_for_status()
+    published = reviewer.post(f"/v1/changes/{change['id']}/publish")
 
-        assert published.status_code == 200 and published.json()["status"] == "published"
-        now = editor.get(f"/v1/entries/{entry['id']}").json()
-        assert (now["voice_answer"], now["version"], now["updated_by"]) == ("请拨打一二三四五。", 2, "reviewer")
-
-
-def test_api_refusals_say_what_is_wrong(server):
-    with _api(server, "editor") as editor, _api(server, "reviewer") as reviewer, _api(server, "seat") as seat:
-        entry = _new_entry(editor, reviewer)
-        change = editor.post("/v1/changes", json={"kind": "edit", "entry_id": entry["id"]}).json()
-
-        again = editor.post("/v1/changes", json={"kind": "edit", "entry_id": entry["id"]})
-        assert again.status_code == 409 and again.json()["error"]["code"] == "change_open"
-        assert again.json()["error"]["details"][0]["change_id"] == change["id"]
-
-        invalid = editor.put(f"/v1/changes/{change['id']}", json={"entry": change["entry"] | {"question": ""}})
-        assert invalid.status_code == 422 and invalid.json()["error"]["code"] == "invalid_entry"
-        assert invalid.json()["error"]["details"]
-
-        assert seat.post("/v1/changes", json={"kind": "edit", "entry_id": entry["id"]}).status_code == 403
-        assert editor.post(f"/v1/changes/{change['id']}/publish").json()["error"]["code"] == "forbidden"
-        editor.post(f"/v1/changes/{change['id']}/submit").raise_for_status()
-        not_draft = editor.put(f"/v1/changes/{change['id']}", json={"entry": change["entry"]})
-        assert not_draft.status_code == 409 and not_draft.json()["error"]["code"] == "not_draft"
-        assert editor.get("/v1/changes/999999").status_code == 404
-        exists = editor.post("/v1/changes", json={"kind": "create", "entry": {"id": entry["id"], "question": "重复"}})
-        assert exists.status_code == 409
+    assert published.status_code == 200 and published.json()["status"] == "published"
+    now = editor.get(f"/v1/entries/{entry['id']}").json()
+    assert (now["voice_answer"], now["version"], now["updated_by"]) == ("请拨打一二三四五。", 2, "reviewer")
 
 
-def test_api_stale_change_rollback_history_and_audit(server):
-    with _api(server, "editor") as editor, _api(server, "reviewer") as reviewer:
-        entry = _new_entry(editor, reviewer, chat_answer="第一版")
-        change = editor.post("/v1/changes", json={"kind": "edit", "entry_id": entry["id"]}).json()
-        editor.put(f"/v1/changes/{change['id']}", json={"entry": change["entry"] | {"chat_answer": "第二版"}})
-        editor.post(f"/v1/changes/{change['id']}/submit")
-        assert reviewer.post(f"/v1/changes/{change['id']}/publish").json()["status"] == "published"
-        late = editor.post("/v1/changes", json={"kind": "edit", "entry_id": entry["id"]}).json()
-        editor.put(f"/v1/changes/{late['id']}", json={"entry": late["entry"] | {"chat_answer": "第三版"}})
-        editor.post(f"/v1/changes/{late['id']}/submit")
+def test_api_refusals_say_what_is_wrong(inprocess):
+    editor, reviewer, seat = inprocess.signed_in("editor"), inprocess.signed_in("reviewer"), inprocess.signed_in("seat")
+    entry = _new_entry(editor, reviewer)
+    change = editor.post("/v1/changes", json={"kind": "edit", "entry_id": entry["id"]}).json()
 
-        rolled = reviewer.post(f"/v1/entries/{entry['id']}/rollback", json={"version": 1, "note": "第二版有误"})
-        assert rolled.status_code == 200
-        assert (rolled.json()["chat_answer"], rolled.json()["version"], rolled.json()["status"]) == ("第一版", 3, "published")
-        assert editor.get(f"/v1/changes/{late['id']}").json()["stale"] is True
-        stale = reviewer.post(f"/v1/changes/{late['id']}/publish")
-        assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale"
+    again = editor.post("/v1/changes", json={"kind": "edit", "entry_id": entry["id"]})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "change_open"
+    assert again.json()["error"]["details"][0]["change_id"] == change["id"]
 
-        history = editor.get(f"/v1/entries/{entry['id']}/history").json()
-        assert [(v["version"], v["entry"]["chat_answer"]) for v in history] == [(1, "第一版"), (2, "第二版"), (3, "第一版")]
-        assert history[-1]["changed_by"] == "reviewer" and history[-1]["note"] == "第二版有误"
-        assert editor.post(f"/v1/entries/{entry['id']}/rollback", json={"version": 1}).status_code == 403
-        events = reviewer.get("/v1/audit", params={"target": f"entry:{entry['id']}"}).json()
-        assert [e["action"] for e in events] == ["entry.rollback"] and events[0]["actor"] == "reviewer"
-        assert editor.get("/v1/audit").status_code == 403
-        scheduled = reviewer.post("/v1/changes/publish", json={"ids": [late["id"]], "at": "2999-01-01T08:00:00+08:00"})
-        assert scheduled.status_code == 409  # still stale: nothing is scheduled either
+    invalid = editor.put(f"/v1/changes/{change['id']}", json={"entry": change["entry"] | {"question": ""}})
+    assert invalid.status_code == 422 and invalid.json()["error"]["code"] == "invalid_entry"
+    assert invalid.json()["error"]["details"]
+
+    assert seat.post("/v1/changes", json={"kind": "edit", "entry_id": entry["id"]}).status_code == 403
+    assert editor.post(f"/v1/changes/{change['id']}/publish").json()["error"]["code"] == "forbidden"
+    editor.post(f"/v1/changes/{change['id']}/submit").raise_for_status()
+    not_draft = editor.put(f"/v1/changes/{change['id']}", json={"entry": change["entry"]})
+    assert not_draft.status_code == 409 and not_draft.json()["error"]["code"] == "not_draft"
+    assert editor.get("/v1/changes/999999").status_code == 404
+    exists = editor.post("/v1/changes", json={"kind": "create", "entry": {"id": entry["id"], "question": "重复"}})
+    assert exists.status_code == 409
 
 
-def test_api_entries_filter_by_category_expiry_and_open_changes(server):
-    with _api(server, "editor") as editor, _api(server, "reviewer") as reviewer:
-        entry = _new_entry(editor, reviewer, category="测试分类API", expires_at="2999-01-01T00:00:00+08:00")
-        editor.post("/v1/changes", json={"kind": "edit", "entry_id": entry["id"]}).raise_for_status()
+def test_api_stale_change_rollback_history_and_audit(inprocess):
+    editor, reviewer = inprocess.signed_in("editor"), inprocess.signed_in("reviewer")
+    entry = _new_entry(editor, reviewer, chat_answer="第一版")
+    change = editor.post("/v1/changes", json={"kind": "edit", "entry_id": entry["id"]}).json()
+    editor.put(f"/v1/changes/{change['id']}", json={"entry": change["entry"] | {"chat_answer": "第二版"}})
+    editor.post(f"/v1/changes/{change['id']}/submit")
+    assert reviewer.post(f"/v1/changes/{change['id']}/publish").json()["status"] == "published"
+    late = editor.post("/v1/changes", json={"kind": "edit", "entry_id": entry["id"]}).json()
+    editor.put(f"/v1/changes/{late['id']}", json={"entry": late["entry"] | {"chat_answer": "第三版"}})
+    editor.post(f"/v1/changes/{late['id']}/submit")
 
-        by_category = editor.get("/v1/entries", params={"category": "测试分类API"}).json()
-        assert [e["id"] for e in by_category] == [entry["id"]]
-        assert entry["id"] in [e["id"] for e in editor.get("/v1/entries", params={"status": "has_draft"}).json()]
-        expiring = editor.get("/v1/entries", params={"expires_before": "3000-01-01T00:00:00Z", "limit": 1000}).json()
-        assert entry["id"] in [e["id"] for e in expiring]
-        assert editor.get("/v1/entries", params={"status": "live"}).status_code == 422
+    rolled = reviewer.post(f"/v1/entries/{entry['id']}/rollback", json={"version": 1, "note": "第二版有误"})
+    assert rolled.status_code == 200
+    assert (rolled.json()["chat_answer"], rolled.json()["version"], rolled.json()["status"]) == ("第一版", 3, "published")
+    assert editor.get(f"/v1/changes/{late['id']}").json()["stale"] is True
+    stale = reviewer.post(f"/v1/changes/{late['id']}/publish")
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale"
+
+    history = editor.get(f"/v1/entries/{entry['id']}/history").json()
+    assert [(v["version"], v["entry"]["chat_answer"]) for v in history] == [(1, "第一版"), (2, "第二版"), (3, "第一版")]
+    assert history[-1]["changed_by"] == "reviewer" and history[-1]["note"] == "第二版有误"
+    assert editor.post(f"/v1/entries/{entry['id']}/rollback", json={"version": 1}).status_code == 403
+    events = reviewer.get("/v1/audit", params={"target": f"entry:{entry['id']}"}).json()
+    assert [e["action"] for e in events] == ["entry.rollback"] and events[0]["actor"] == "reviewer"
+    assert editor.get("/v1/audit").status_code == 403
+    scheduled = reviewer.post("/v1/changes/publish", json={"ids": [late["id"]], "at": "2999-01-01T08:00:00+08:00"})
+    assert scheduled.status_code == 409  # still stale: nothing is scheduled either
+
+
+def test_api_entries_filter_by_category_expiry_and_open_changes(inprocess):
+    editor, reviewer = inprocess.signed_in("editor"), inprocess.signed_in("reviewer")
+    entry = _new_entry(editor, reviewer, category="测试分类API", expires_at="2999-01-01T00:00:00+08:00")
+    editor.post("/v1/changes", json={"kind": "edit", "entry_id": entry["id"]}).raise_for_status()
+
+    by_category = editor.get("/v1/entries", params={"category": "测试分类API"}).json()
+    assert [e["id"] for e in by_category] == [entry["id"]]
+    assert entry["id"] in [e["id"] for e in editor.get("/v1/entries", params={"status": "has_draft"}).json()]
+    expiring = editor.get("/v1/entries", params={"expires_before": "3000-01-01T00:00:00Z", "limit": 1000}).json()
+    assert entry["id"] in [e["id"] for e in expiring]
+    assert editor.get("/v1/entries", params={"status": "live"}).status_code == 422

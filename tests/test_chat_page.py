@@ -115,6 +115,38 @@ def test_a_citizen_asks_is_redirected_in_an_emergency_and_gets_a_ticket(chromium
     page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
 
 
+def test_a_complaint_is_taken_down_and_the_seats_reply_is_read_under_my_tickets(chromium, server, page, tmp_path):
+    from playwright.sync_api import expect
+
+    open_chat(page, server)
+    page.get_by_test_id("region").select_option(REGION)
+    assert ask(page, "我要投诉隔壁装修噪音").get_attribute("data-decision") == "intake"
+    readback = ask(page, "鼓楼区中山路18号，昨晚十点开始的，我电话13812345678")
+    expect(readback).to_contain_text("鼓楼区中山路18号")
+    number = ask(page, "对").get_by_test_id("ticket-number").inner_text().strip()
+
+    seat = {"authorization": f"Bearer {server.seat_token}"}
+    answer = "您好，已联系鼓楼区城管中队，今晚上门核查装修施工时间。"
+    httpx.post(f"{server}/v1/tickets/{number}/claim", json={}, headers=seat, timeout=30).raise_for_status()
+    httpx.post(f"{server}/v1/tickets/{number}/reply", json={"text": answer}, headers=seat, timeout=30).raise_for_status()
+
+    page.get_by_test_id("my-tickets").click()
+    card = page.locator(f'[data-testid="ticket-card"][data-number="{number}"]')
+    expect(card.get_by_test_id("ticket-state")).to_have_text("工作人员已答复")
+    expect(card.get_by_test_id("ticket-reply")).to_contain_text(answer)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+    # Another phone, or the same one after clearing its storage: the ticket number and the number left with it.
+    page.evaluate("localStorage.clear()")
+    page.get_by_test_id("my-tickets").click()
+    panel = page.get_by_test_id("tickets-panel").last
+    panel.get_by_test_id("lookup-number").fill(number)
+    panel.get_by_test_id("lookup-phone").fill("13812345678")
+    panel.get_by_role("button", name="查询").click()
+    expect(panel.get_by_test_id("ticket-reply")).to_contain_text(answer)
+    page.screenshot(path=str(tmp_path / "my-tickets.png"), full_page=True)
+
+
 def test_api_errors_are_shown_and_the_message_can_be_sent_again(chromium, server, page, tmp_path):
     from playwright.sync_api import expect
 

@@ -80,18 +80,8 @@ def test_a_deadline_in_utc_is_said_in_beijing_time():
 
 # ---- in the handoff ------------------------------------------------------------------------------------------
 @pytest.fixture
-def engine(db):
-    from assistant.conversations import ConversationStore
-    from assistant.engine import Engine
-    from desk.tickets import TicketDesk
-    from fakes import HashingEmbedder
-    from knowledge_base.service import KnowledgeBase
-    from knowledge_base.store import EmbeddingCache, KnowledgeStore
-
-    knowledge = KnowledgeBase(KnowledgeStore(db), HashingEmbedder(), EmbeddingCache(db))
-    knowledge.load_seed_if_empty()
-    knowledge.index.refresh(force=True)
-    return Engine(knowledge, ConversationStore(db), TicketDesk(db), load_rules())
+def engine(hashing_engine):
+    return hashing_engine
 
 
 def _hand_off(engine, channel, caller=None):

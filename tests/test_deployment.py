@@ -2,6 +2,8 @@
 test server is up, as in CI), behind Debian's nginx running the shipped deploy/nginx.conf.template. Requests
 reach both workers; a worker killed with SIGKILL is routed around, and the conversations it was holding go on
 on the other worker with no request failed and no ticket lost; the phone line's WebSocket passes through.
+A short surge (bench/surge.py's open-loop generator, 20 s at a low rate, no timing asserted) gets no failed
+request and opens exactly the tickets its handoffs name, also while an editor publishes.
 Last, schemathesis fuzzes the whole OpenAPI through the balancer (its command line, bounded: a few examples per
 operation, each role over the routes it works): no generated request gets a 5xx (issue: hostile input refused).
 The 4xx error shape is asserted route by route elsewhere."""
@@ -9,11 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import string
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +22,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.balancer import NGINX, start_nginx, stop_nginx
+from bench.surge import Publisher, ScriptWriter, SurgeResult, run_surge, tickets_in_database
 from conftest import POSTGRES_URL_VARIABLE, _create_accounts_in_process, _free_port, _serve, _stop
 from frontdoor.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 NANJING = "江苏省/南京市"
 
 
@@ -35,6 +35,7 @@ class Topology:
     base: str
     workers: dict[int, subprocess.Popen]  # port → process
     tokens: dict[str, str]                # role → an API token of the account named after it
+    database_url: str
 
     @property
     def seat_token(self) -> str:
@@ -49,16 +50,6 @@ def _database_url(request, tmp_path: Path) -> str:
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     return admin.url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-
-
-def render_nginx(run_dir: Path, listen: int, upstreams: list[int]) -> Path:
-    """The shipped template, filled in as envsubst fills it in the nginx image."""
-    text = string.Template(TEMPLATE.read_text(encoding="utf-8")).safe_substitute(
-        FRONTDOOR_NGINX_RUN=str(run_dir), FRONTDOOR_LISTEN=f"127.0.0.1:{listen}",
-        FRONTDOOR_UPSTREAMS=" ".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=30s;" for p in upstreams))
-    config = run_dir / "nginx.conf"
-    config.write_text(text, encoding="utf-8")
-    return config
 
 
 @pytest.fixture(scope="module")
@@ -84,23 +75,11 @@ def topology(request, provisioned, tmp_path_factory):
     run_dir = tmp / "nginx"
     run_dir.mkdir()
     listen = _free_port()
-    config = render_nginx(run_dir, listen, list(workers))
-    checked = subprocess.run([NGINX, "-t", "-c", str(config), "-e", "stderr"], capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stderr
-    nginx = subprocess.Popen([NGINX, "-c", str(config), "-e", "stderr", "-g", "daemon off;"], stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{listen}"
+    nginx = start_nginx(run_dir, listen, list(workers))  # the shipped template, checked with nginx -t first
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            nginx.poll()
-        yield Topology(base, workers, tokens)
+        yield Topology(f"http://127.0.0.1:{listen}", workers, tokens, url)
     finally:
-        nginx.send_signal(signal.SIGQUIT)
-        nginx.wait(timeout=30)
+        stop_nginx(nginx)
         for process, log in logs:
             if process.poll() is None:
                 _stop(process, log)
@@ -124,6 +103,47 @@ def test_the_phone_lines_websocket_passes_through_the_balancer(topology):
     with connect(topology.base.replace("http://", "ws://") + "/v1/ivr", open_timeout=30) as ws:
         message = json.loads(ws.recv(timeout=30))  # these workers have no speech recogniser loaded
     assert message["type"] == "error" and message["error"] == "voice_unavailable"
+
+
+# ---- a short surge (bench/surge.py's generator): before the kill below, so both workers serve it -------------
+SURGE_SECONDS = 20
+SURGE_RATE = 2  # new sessions a second, open-loop; no latency is asserted here (bench/surge.py measures it)
+SURGE_THINK = (0.5, 1.5)
+
+
+@dataclass
+class SurgeSeen:
+    result: SurgeResult
+    opened: set[str]  # tickets that appeared in the database during the load
+
+
+def _surge(topology: Topology, seed: int, publisher=None) -> SurgeSeen:
+    before = tickets_in_database(topology.database_url)
+    result = run_surge(topology.base, SURGE_RATE, SURGE_SECONDS, seed, think=SURGE_THINK, publisher=publisher)
+    return SurgeSeen(result, tickets_in_database(topology.database_url) - before)
+
+
+@pytest.fixture(scope="module")
+def surge(topology) -> SurgeSeen:
+    return _surge(topology, seed=16)
+
+
+def test_a_surge_of_sessions_through_the_balancer_gets_no_failed_request(surge):
+    assert surge.result.turns > 0 and surge.result.cut_off == 0
+    assert dict(surge.result.errors) == {}
+
+
+def test_every_handoff_in_a_surge_opens_exactly_the_ticket_its_reply_names(surge):
+    assert surge.result.handoffs > 0
+    assert surge.opened == surge.result.tickets
+
+
+def test_publishing_during_a_surge_fails_no_request(topology):
+    popular = [entry.id for entry in ScriptWriter(17).popular(3)]
+    publisher = Publisher(3.0, topology.tokens["editor"], topology.tokens["reviewer"], popular)
+    seen = _surge(topology, seed=17, publisher=publisher)
+    assert seen.result.publishes >= 3 and seen.result.publish_failures == []
+    assert dict(seen.result.errors) == {} and seen.result.cut_off == 0
 
 
 def test_a_worker_killed_mid_conversation_loses_no_request_and_no_ticket(topology):
@@ -176,3 +196,25 @@ def test_no_generated_request_gets_a_server_error(topology, role, tmp_path):
         command += ["--exclude-path", path]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+
+
+def test_a_request_no_worker_can_answer_gets_the_error_shape_not_nginxs_page(tmp_path):
+    from bench.balancer import render_nginx
+
+    if not Path(NGINX).exists():
+        pytest.skip("nginx is not installed")
+    listen = _free_port()
+    config = render_nginx(tmp_path, listen, [_free_port(), _free_port()])  # nobody listens there
+    nginx = subprocess.Popen([NGINX, "-c", str(config), "-e", "stderr", "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):
+            try:
+                response = httpx.post(f"http://127.0.0.1:{listen}/v1/chat", json={"text": "医保卡丢了怎么补办"}, timeout=5)
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        assert response.status_code == 503 and response.headers["retry-after"]
+        assert response.json()["error"]["code"] == "worker_unavailable"
+    finally:
+        nginx.send_signal(signal.SIGQUIT)
+        nginx.wait(timeout=30)

@@ -1,12 +1,15 @@
-"""The human desk: tickets through their life, the code table, and how tickets are filed."""
+"""The human desk: tickets through their life, the code table, how tickets are filed, and a seat's reply sent on
+to the citizen."""
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 
 from desk.categories import Category
 from desk.classification import CodeTable, TicketClassifier
+from desk.flows import Deliveries, WordingError, reply_to_citizen
 from desk.tickets import TicketConflict, TicketDesk, TicketDraft, TicketNotFound, TicketStatus
 from ground.clock import utcnow
 
@@ -87,3 +90,69 @@ def test_without_a_trained_classifier_tickets_are_filed_by_the_code_table(embedd
     filed = classify("我们小区已经停水两天了，自来水公司一直不来修", [])
     assert filed.code == "A1" and filed.source == "code_table" and filed.name == "城乡建设 / 供水供电"
     assert classify("孩子明年上小学，施教区怎么划分", []).code == "B1"
+
+
+# ---- a seat's reply, sent on to the citizen (desk/flows.py) ---------------------------------------------
+class RecordingDelivery:
+    """A channel that carries replies: records what it was asked to send, and says whether it could."""
+
+    def __init__(self, channel: str, *, reachable: bool = True) -> None:
+        self.channel, self.reachable, self.sent = channel, reachable, []
+
+    async def deliver(self, ticket, text: str) -> bool:
+        self.sent.append((ticket.number, text))
+        return self.reachable
+
+
+def claimed(desk: TicketDesk, seat: str = "南京-01", **overrides) -> str:
+    number = desk.open(draft(**overrides)).number
+    desk.claim(number, seat)
+    return number
+
+
+def test_a_seats_reply_to_a_wechat_ticket_reaches_the_citizen_in_the_shipped_wording(db):
+    desk, wechat = TicketDesk(db), RecordingDelivery("wechat")
+    number = claimed(desk, channel="wechat", caller="oWx-citizen")
+    replied = asyncio.run(reply_to_citizen(desk, Deliveries.load(wechat), number, "南京-01", "已联系水务集团"))
+    assert replied.delivered == "wechat" and replied.ticket.status is TicketStatus.REPLIED
+    assert wechat.sent == [(number, f"【工单{number}回复】已联系水务集团")]
+    assert desk.get(number).reply == "已联系水务集团"  # the ticket keeps the seat's words, without the wording
+
+
+def test_a_reply_on_a_channel_nothing_delivers_on_is_recorded_for_a_call_back(db):
+    desk, wechat = TicketDesk(db), RecordingDelivery("wechat")
+    number = claimed(desk, channel="voice")
+    replied = asyncio.run(reply_to_citizen(desk, Deliveries.load(wechat), number, "南京-01", "已处理"))
+    assert replied.delivered is None and replied.ticket.status is TicketStatus.REPLIED and wechat.sent == []
+
+
+def test_a_reply_the_channel_cannot_deliver_now_is_still_recorded(db):
+    desk, closed_window = TicketDesk(db), RecordingDelivery("wechat", reachable=False)
+    number = claimed(desk, channel="wechat", caller="oWx-gone")
+    replied = asyncio.run(reply_to_citizen(desk, Deliveries.load(closed_window), number, "南京-01", "已处理"))
+    assert replied.delivered is None and desk.get(number).status is TicketStatus.REPLIED
+
+
+def test_only_the_seat_holding_the_ticket_replies_and_nothing_is_sent_otherwise(db):
+    desk, wechat = TicketDesk(db), RecordingDelivery("wechat")
+    number = claimed(desk, channel="wechat", caller="oWx-citizen")
+    with pytest.raises(TicketConflict):
+        asyncio.run(reply_to_citizen(desk, Deliveries.load(wechat), number, "扬州-02", "已处理"))
+    assert wechat.sent == [] and desk.get(number).status is TicketStatus.CLAIMED
+
+
+def test_the_reply_wording_is_content_a_hotline_replaces(db, tmp_path):
+    ours = tmp_path / "replies.yaml"
+    ours.write_text("seat_reply: \"您的工单{number}：{text}\"\n", encoding="utf-8")
+    desk, wechat = TicketDesk(db), RecordingDelivery("wechat")
+    number = claimed(desk, channel="wechat", caller="oWx-citizen")
+    asyncio.run(reply_to_citizen(desk, Deliveries.load(wechat, wording=ours), number, "南京-01", "已处理"))
+    assert wechat.sent == [(number, f"您的工单{number}：已处理")]
+
+
+@pytest.mark.parametrize("content", ["seat_reply: \"{工单号}：{text}\"\n", "other: x\n", "- a list\n"])
+def test_a_wording_file_that_cannot_be_used_stops_loading_with_the_file_named(tmp_path, content):
+    bad = tmp_path / "replies.yaml"
+    bad.write_text(content, encoding="utf-8")
+    with pytest.raises(WordingError, match="replies.yaml"):
+        Deliveries.load(wording=bad)

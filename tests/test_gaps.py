@@ -8,15 +8,20 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from accounts.roles import Account, Role
 from assistant.conversations import ConversationState, ConversationStore, unanswered
 from assistant.engine import Engine
 from assistant.policy import Policy
 from assistant.rules import load_rules
 from assistant.turn import Channel, Decision, Hypothesis, Kind, Turn
 from desk.tickets import TicketDesk
+from ground.errors import DomainError, ErrorKind
+from knowledge_base.changes import ChangeDesk, ChangeKind, ChangeStatus
 from knowledge_base.entry import Entry, Status
 from knowledge_base.gap_clusters import Similarity, sound_bigrams, sound_similarity
+from knowledge_base.gap_flows import MAX_SAMPLES, NoEntryToExtend, NothingToAdd, draft_new_entry, draft_samples
 from knowledge_base.gaps import GapClosed, GapNotFound, GapQueue
+from knowledge_base.store import KnowledgeStore
 from knowledge_base.traffic import Traffic
 from storage.audit import AuditLog
 from storage.tables import GapRow, TurnRow
@@ -309,7 +314,117 @@ def test_traffic_counts_answers_rejections_and_handoffs_per_beijing_day(knowledg
     assert [(m.entry_id, m.rejected, m.answered) for m in most][:2] == [("housing-fund-rent", 1, 1), ("yellow-code", 1, 4)]
 
 
+# ---- from a cluster to a draft (knowledge_base/gap_flows.py) ------------------------------------------
+EDITOR = Account("wang", "王编辑", Role.EDITOR, region=NANJING)
+UNEMPLOYMENT = ["失业金怎么领取", "失业保险金怎么申领", "失业金怎么领取", "怎么领取失业金"]
+
+
+@pytest.fixture
+def flows(db):
+    """A queue over the small hashing embedder, lenient enough that it groups these paraphrases (the flows are the
+    point here, not the grouping), the change desk and its store with one published entry."""
+    from fakes import HashingEmbedder
+
+    store = KnowledgeStore(db)
+    store.save(published("unemployment", "失业金怎么申请", "失业金去哪里申请").with_changes(region=NANJING), by="seed")
+    return GapQueue(db, HashingEmbedder(), Similarity(join=0.6)), ChangeDesk(db, store), store
+
+
+def cluster_of(queue: GapQueue, text: str):
+    return next(c for c in queue.clusters(now=NOW) if text in queue.questions(c.id))
+
+
+def test_a_cluster_becomes_the_draft_of_a_new_entry_and_is_closed_by_it(db, flows):
+    queue, desk, _ = flows
+    add_gaps(db, UNEMPLOYMENT)
+    cluster = cluster_of(queue, "失业保险金怎么申领")
+    change = draft_new_entry(queue, desk, EDITOR, cluster.id)
+    others = [q for q in queue.questions(cluster.id) if q != cluster.label]
+    assert change.kind is ChangeKind.CREATE and change.status is ChangeStatus.DRAFT and change.source == f"gap:{cluster.id}"
+    assert (change.entry.question, list(change.entry.samples), change.entry.region) == (cluster.label, others, NANJING)
+    assert set(UNEMPLOYMENT) <= {cluster.label, *others} and not change.entry.chat_answer  # the editor writes it
+    closed = queue.get(cluster.id)
+    assert closed.status == "resolved" and closed.resolved_by == "wang"
+    assert closed.resolution == {"how": "new_entry", "change": change.id, "entry_id": change.entry_id}
+
+
+def test_a_clusters_questions_become_new_samples_of_an_entry_and_close_it(db, flows):
+    queue, desk, store = flows
+    add_gaps(db, [*UNEMPLOYMENT, "失业金去哪里申请"])  # the last is already one of the entry's samples
+    cluster = cluster_of(queue, "失业保险金怎么申领")
+    change = draft_samples(queue, desk, store, EDITOR, cluster.id, "unemployment")
+    new = [q for q in queue.questions(cluster.id) if q not in ("失业金怎么申请", "失业金去哪里申请")]
+    assert change.kind is ChangeKind.EDIT and change.entry_id == "unemployment" and change.source == f"gap:{cluster.id}"
+    assert change.entry.samples == ("失业金去哪里申请", *new) and "失业保险金怎么申领" in new
+    assert queue.get(cluster.id).resolution == {"how": "samples", "change": change.id, "entry_id": "unemployment"}
+
+
+def test_a_draft_takes_at_most_the_thirty_most_asked_questions_of_a_cluster(db, flows):
+    queue, desk, _ = flows
+    add_gaps(db, [f"失业金怎么领取{n}" for n in range(MAX_SAMPLES + 10)])
+    cluster = cluster_of(queue, "失业金怎么领取0")
+    assert cluster.size == MAX_SAMPLES + 10
+    assert len(draft_new_entry(queue, desk, EDITOR, cluster.id).entry.samples) == MAX_SAMPLES == 30
+
+
+def test_adding_to_an_entry_that_does_not_exist_is_entry_not_found_and_leaves_the_cluster_open(db, flows):
+    queue, desk, store = flows
+    add_gaps(db, UNEMPLOYMENT)
+    cluster = cluster_of(queue, "失业保险金怎么申领")
+    with pytest.raises(NoEntryToExtend) as missing:
+        draft_samples(queue, desk, store, EDITOR, cluster.id, "no-such-entry")
+    assert (missing.value.code, missing.value.kind, missing.value.entry_id) == ("entry_not_found", ErrorKind.NOT_FOUND, "no-such-entry")
+    assert queue.get(cluster.id).status == "open" and desk.list() == []
+
+
+def test_a_cluster_whose_questions_an_entry_already_has_adds_nothing_and_stays_open(db, flows):
+    queue, desk, store = flows
+    add_gaps(db, ["失业金去哪里申请", "失业金去哪里申请"])
+    cluster = cluster_of(queue, "失业金去哪里申请")
+    with pytest.raises(NothingToAdd) as nothing:
+        draft_samples(queue, desk, store, EDITOR, cluster.id, "unemployment")
+    assert (nothing.value.code, nothing.value.kind) == ("nothing_to_add", ErrorKind.CONFLICT)
+    assert queue.get(cluster.id).status == "open" and desk.list() == []
+
+
+def test_a_closed_or_unknown_cluster_is_refused_with_its_code_and_makes_no_draft(db, flows):
+    queue, desk, store = flows
+    add_gaps(db, UNEMPLOYMENT)
+    cluster = cluster_of(queue, "失业保险金怎么申领")
+    queue.dismiss(cluster.id, by="li")
+    with pytest.raises(GapClosed) as closed:
+        draft_new_entry(queue, desk, EDITOR, cluster.id)
+    assert (closed.value.code, closed.value.kind, closed.value.status) == ("gap_closed", ErrorKind.CONFLICT, "dismissed")
+    assert isinstance(closed.value, DomainError) and "already dismissed" in closed.value.message
+    with pytest.raises(GapNotFound) as unknown:
+        draft_samples(queue, desk, store, EDITOR, 9999, "unemployment")
+    assert (unknown.value.code, unknown.value.kind, unknown.value.cluster_id) == ("gap_not_found", ErrorKind.NOT_FOUND, 9999)
+    assert desk.list() == []
+
+
 # ---- over HTTP -----------------------------------------------------------------------------------
+def test_over_http_an_unknown_or_closed_cluster_and_an_unknown_entry_say_what_to_do(inprocess):
+    editor = inprocess.signed_in("editor")
+    said = inprocess.client.post("/v1/chat", json={"region": NANJING, "text": "我想给小区门口的流浪猫搭个窝可以吗"}).json()
+    inprocess.client.post("/v1/chat", json={"region": NANJING, "session": said["session"], "text": "转人工"}).raise_for_status()
+    cat = next(c for c in editor.get("/v1/gaps", params={"limit": 200}).json()
+               if "我想给小区门口的流浪猫搭个窝可以吗" in {q["text"] for q in c["questions"]})
+
+    unknown_entry = editor.post(f"/v1/gaps/{cat['id']}/add-samples", json={"entry_id": "no-such-entry"})
+    assert unknown_entry.status_code == 404 and unknown_entry.json()["error"] == {
+        "code": "entry_not_found", "message": "No entry has the id 'no-such-entry'; pick one of the cluster's "
+                                              "suggestions, or make a new entry (POST …/new-entry)."}
+    assert editor.post(f"/v1/gaps/{cat['id']}/dismiss", json={}).status_code == 200
+    for action in ("new-entry", "dismiss"):
+        closed = editor.post(f"/v1/gaps/{cat['id']}/{action}", json={})
+        assert closed.status_code == 409 and closed.json()["error"] == {
+            "code": "gap_closed", "message": f"Cluster {cat['id']} is already dismissed; it needs nothing more. "
+                                             "New questions of the same need will form a new cluster."}
+    missing = editor.get("/v1/gaps/999999")
+    assert missing.status_code == 404 and missing.json()["error"] == {
+        "code": "gap_not_found", "message": "No unanswered-question cluster has the id 999999; list the open ones with GET /v1/gaps."}
+
+
 def test_an_editor_works_the_queue_over_http_and_reads_an_entrys_traffic(server):
     import uuid
 

@@ -9,6 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from accounts.roles import Account, Role
+from ground.errors import ErrorKind
 from knowledge_base.changes import ChangeDesk, ChangeStatus, ImportRefused
 from knowledge_base.entry import Entry, Status
 from knowledge_base.imports import preview
@@ -67,6 +68,18 @@ def test_bad_utf8_in_an_upload_is_reported_with_its_line():
         read_entries_from_bytes(data, "up.jsonl")
     assert [p.line for p in error.value.problems] == [2]
     assert "UTF-8" in str(error.value)
+
+
+def test_a_file_with_problems_is_refused_whole_naming_each_problem_for_the_editor_and_the_terminal():
+    data = jsonl_bytes({"id": "a", "question": "问题"}, {"id": "a", "question": "又一个问题"}, {"id": "c"})
+    with pytest.raises(KnowledgeFileError) as error:
+        read_entries_from_bytes(data, "up.jsonl")
+    refused = error.value
+    assert (refused.code, refused.kind) == ("invalid_import", ErrorKind.INVALID)
+    assert refused.message == "up.jsonl cannot be imported; nothing was. Fix every problem listed in details and upload it again."
+    assert [(d["line"], d["code"], d["entry_id"]) for d in refused.details] == [(2, "invalid_file", None), (3, "invalid_file", None)]
+    assert "duplicate id 'a'" in refused.details[0]["message"]
+    assert str(refused).startswith("up.jsonl: 2 problems\n  line 2: duplicate id 'a'")  # what `frontdoor kb import` prints
 
 
 def test_an_excel_sheet_is_read_with_samples_per_line_and_dates():
@@ -190,67 +203,60 @@ def test_import_is_all_or_nothing(db, store, desk):
     assert desk.list() == [] and AuditLog(db).list() == []
 
 
-# -- the API, on the running service ---------------------------------------------------------------------
+# -- the API, on the app in this process -----------------------------------------------------------------
 
-def test_api_preview_then_import_a_workbook(server):
+def test_api_preview_then_import_a_workbook(inprocess):
     import uuid
 
-    import httpx
-
-    editor = server.headers("editor")
+    editor = inprocess.headers("editor")
     ids = [f"imp-{uuid.uuid4().hex[:8]}" for _ in range(2)]
     data = xlsx_bytes(["id", "question", "samples", "chat_answer", "region"],
                       [ids[0], f"导入测试问题{ids[0]}", "问法一\n问法二", "导入的答复。", NANJING],
                       [ids[1], f"导入测试问题{ids[1]}", None, "另一个答复。", NANJING])
     headers = editor | {"x-filename": "%E5%AF%BC%E5%85%A5.xlsx"}  # 导入.xlsx, percent-encoded
 
-    shown = httpx.post(f"{server}/v1/imports/preview", content=data, headers=headers, timeout=30)
+    shown = inprocess.client.post("/v1/imports/preview", content=data, headers=headers)
     assert shown.status_code == 200
     body = shown.json()
     assert body["filename"] == "导入.xlsx" and sorted(c["entry_id"] for c in body["created"]) == sorted(ids)
     assert body["updated"] == [] and body["problems"] == []
 
-    done = httpx.post(f"{server}/v1/imports", content=data, headers=headers, timeout=30)
+    done = inprocess.client.post("/v1/imports", content=data, headers=headers)
     assert done.status_code == 201
     batch = done.json()["batch"]
-    changes = httpx.get(f"{server}/v1/changes", params={"batch": batch}, headers=editor).json()
+    changes = inprocess.client.get("/v1/changes", params={"batch": batch}, headers=editor).json()
     assert {c["entry_id"] for c in changes} == set(ids) and {c["status"] for c in changes} == {"in_review"}
     assert {c["source"] for c in changes} == {"导入.xlsx"}
 
 
-def test_api_import_with_a_bad_row_creates_nothing(server):
+def test_api_import_with_a_bad_row_creates_nothing(inprocess):
     import uuid
 
-    import httpx
-
-    editor = server.headers("editor")
+    editor = inprocess.headers("editor")
     good = f"imp-{uuid.uuid4().hex[:8]}"
     data = xlsx_bytes(["id", "question", "request_type"], [good, "好的问题", "咨询"], ["bad", "坏的问题", "闲聊"])
 
-    refused = httpx.post(f"{server}/v1/imports", content=data, headers=editor | {"x-filename": "bad.xlsx"}, timeout=30)
+    refused = inprocess.client.post("/v1/imports", content=data, headers=editor | {"x-filename": "bad.xlsx"})
 
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_import"
     assert [(p["line"], "闲聊" in p["message"]) for p in refused.json()["error"]["details"]] == [(3, True)]
-    assert httpx.get(f"{server}/v1/changes", params={"entry_id": good}, headers=editor).json() == []
-    preview_of_bad = httpx.post(f"{server}/v1/imports/preview", content=data,
-                                headers=editor | {"x-filename": "bad.xlsx"}, timeout=30).json()
+    assert inprocess.client.get("/v1/changes", params={"entry_id": good}, headers=editor).json() == []
+    preview_of_bad = inprocess.client.post("/v1/imports/preview", content=data,
+                                           headers=editor | {"x-filename": "bad.xlsx"}).json()
     assert [p["line"] for p in preview_of_bad["problems"]] == [3]
 
 
-def test_api_imports_may_be_larger_than_other_requests(server):
+def test_api_imports_may_be_larger_than_other_requests(inprocess):
     import uuid
 
-    import httpx
-
-    editor = server.headers("editor")
+    editor = inprocess.headers("editor")
     prefix = uuid.uuid4().hex[:8]
     data = jsonl_bytes(*({"id": f"big-{prefix}-{n}", "question": f"大文件导入问题{prefix}第{n}条",
                           "chat_answer": "答" * 100, "region": NANJING} for n in range(60)))
     assert len(data) > 20_000  # the test service's FRONTDOOR_MAX_BODY_BYTES
 
-    shown = httpx.post(f"{server}/v1/imports/preview", content=data, headers=editor | {"x-filename": "big.jsonl"},
-                       timeout=60)
+    shown = inprocess.client.post("/v1/imports/preview", content=data, headers=editor | {"x-filename": "big.jsonl"})
     assert shown.status_code == 200 and len(shown.json()["created"]) == 60
-    too_large = httpx.post(f"{server}/v1/search", content=data, headers=editor | {"content-type": "application/json"})
+    too_large = inprocess.client.post("/v1/search", content=data, headers=editor | {"content-type": "application/json"})
     assert too_large.status_code == 413
-    assert httpx.post(f"{server}/v1/imports", content=b"x", headers=editor).json()["error"]["code"] == "filename_missing"
+    assert inprocess.client.post("/v1/imports", content=b"x", headers=editor).json()["error"]["code"] == "filename_missing"

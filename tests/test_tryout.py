@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -187,14 +186,14 @@ def test_only_the_last_few_draft_indexes_are_remembered(knowledge, embedder, db)
     assert "红码第2种问法" in tryout.derived(current, drafts[2]).phrasings
 
 
-def test_the_api_lets_editors_and_reviewers_try_a_draft(server):
-    editor = server.headers("editor")
-    found = httpx.post(f"{server}/v1/search", json={"text": "医保卡丢了怎么补办", "region": NANJING}, headers=editor, timeout=30)
+def test_the_api_lets_editors_and_reviewers_try_a_draft(inprocess):
+    editor = inprocess.headers("editor")
+    found = inprocess.client.post("/v1/search", json={"text": "医保卡丢了怎么补办", "region": NANJING}, headers=editor)
     entry_id = found.json()["candidates"][0]["entry_id"]
-    record = httpx.get(f"{server}/v1/entries/{entry_id}", headers=editor, timeout=30).json()
+    record = inprocess.client.get(f"/v1/entries/{entry_id}", headers=editor).json()
     record["chat_answer"] = "试一试：新的答复。"
     body = {"text": record["question"], "region": NANJING, "channel": "chat", "entry": record}
-    response = httpx.post(f"{server}/v1/try", json=body, headers=editor, timeout=60)
+    response = inprocess.client.post("/v1/try", json=body, headers=editor)
     assert response.status_code == 200, response.text
     tried = response.json()
     assert tried["now"]["decision"] == tried["with_draft"]["decision"]
@@ -204,42 +203,42 @@ def test_the_api_lets_editors_and_reviewers_try_a_draft(server):
     assert tried["now"]["candidates"][0]["entry_id"] == entry_id
     assert tried["now"]["knowledge_revision"] == tried["with_draft"]["knowledge_revision"]
     assert isinstance(tried["conflicts"], list) and isinstance(tried["near_duplicates"], list)
-    without = httpx.post(f"{server}/v1/try", json={"text": "我家楼下着火了", "channel": "voice"},
-                         headers=server.headers("reviewer"), timeout=60)
+    without = inprocess.client.post("/v1/try", json={"text": "我家楼下着火了", "channel": "voice"},
+                                    headers=inprocess.headers("reviewer"))
     assert without.status_code == 200 and without.json()["with_draft"] is None
     assert without.json()["now"]["decision"] == "redirect"
 
-    assert httpx.post(f"{server}/v1/try", json=body, headers=server.headers("seat"), timeout=30).status_code == 403
-    assert httpx.post(f"{server}/v1/try", json=body, timeout=30).status_code == 401
+    assert inprocess.client.post("/v1/try", json=body, headers=inprocess.headers("seat")).status_code == 403
+    assert inprocess.client.post("/v1/try", json=body).status_code == 401
 
 
-def test_the_api_reports_every_problem_of_an_invalid_draft(server):
+def test_the_api_reports_every_problem_of_an_invalid_draft(inprocess):
     bad = {"id": "try-bad", "question": "", "samples": "不是列表", "answer": "…"}
-    response = httpx.post(f"{server}/v1/try", json={"text": "核酸检测多少钱", "channel": "chat", "entry": bad},
-                          headers=server.headers("editor"), timeout=30)
+    response = inprocess.client.post("/v1/try", json={"text": "核酸检测多少钱", "channel": "chat", "entry": bad},
+                                     headers=inprocess.headers("editor"))
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_entry"
     problems = [d["problem"] for d in response.json()["error"]["details"]]
     assert any("question" in p for p in problems) and any("samples" in p for p in problems)
 
 
-def test_the_api_tries_a_saved_change(server):
-    editor = server.headers("editor")
-    found = httpx.post(f"{server}/v1/search", json={"text": "医保卡丢了怎么补办", "region": NANJING}, headers=editor, timeout=30)
+def test_the_api_tries_a_saved_change(inprocess):
+    editor = inprocess.headers("editor")
+    found = inprocess.client.post("/v1/search", json={"text": "医保卡丢了怎么补办", "region": NANJING}, headers=editor)
     entry_id = found.json()["candidates"][0]["entry_id"]
-    created = httpx.post(f"{server}/v1/changes", json={"kind": "retire", "entry_id": entry_id}, headers=editor, timeout=30)
+    created = inprocess.client.post("/v1/changes", json={"kind": "retire", "entry_id": entry_id}, headers=editor)
     if created.status_code == 409:  # another test of the shared service left a draft open on this entry
         open_change = created.json()["error"]["details"][0]["change_id"]
-        assert httpx.post(f"{server}/v1/changes/{open_change}/withdraw", headers=editor, timeout=30).status_code == 200
-        created = httpx.post(f"{server}/v1/changes", json={"kind": "retire", "entry_id": entry_id}, headers=editor, timeout=30)
+        assert inprocess.client.post(f"/v1/changes/{open_change}/withdraw", headers=editor).status_code == 200
+        created = inprocess.client.post("/v1/changes", json={"kind": "retire", "entry_id": entry_id}, headers=editor)
     assert created.status_code == 201, created.text
     change_id = created.json()["id"]
     try:
         body = {"text": "医保卡丢了怎么补办", "region": NANJING, "channel": "chat", "change_id": change_id}
-        tried = httpx.post(f"{server}/v1/try", json=body, headers=server.headers("reviewer"), timeout=60).json()
+        tried = inprocess.client.post("/v1/try", json=body, headers=inprocess.headers("reviewer")).json()
         assert tried["now"]["candidates"][0]["entry_id"] == entry_id
         assert entry_id not in [c["entry_id"] for c in tried["with_draft"]["candidates"]]
         assert [n["code"] for n in tried["notes"]] == ["retired"]
     finally:
-        httpx.post(f"{server}/v1/changes/{change_id}/withdraw", headers=editor, timeout=30)
-    missing = httpx.post(f"{server}/v1/try", json={"text": "你好", "change_id": 999999}, headers=editor, timeout=30)
+        inprocess.client.post(f"/v1/changes/{change_id}/withdraw", headers=editor)
+    missing = inprocess.client.post("/v1/try", json={"text": "你好", "change_id": 999999}, headers=editor)
     assert missing.status_code == 404

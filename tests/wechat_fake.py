@@ -6,13 +6,22 @@ local port) that speaks the parts of WeChat's protocol we use:
 * ``GET /cgi-bin/token``: checks grant_type/appid/secret (40002/40013/40125) and issues tokens;
 * ``POST /cgi-bin/message/custom/send``: checks the token (41001 missing, 40001 invalid, 42001
   expired) and the JSON body, and enforces the reply window itself: 45015 if the user never wrote
-  or wrote more than 48 h ago, 45047 after 5 replies to one user message.
+  or wrote more than 48 h ago, 45047 after 5 replies to one user message;
+* ``POST /cgi-bin/message/subscribe/send`` (subscribeMessage.send): checks the token and the body
+  ({touser, template_id, page, data: {keyword: {value}}}), the template (40037 unknown; 47003 when the
+  keywords are not the template's or a value is too long for its type) and the user's consent: one message
+  per consent given in the mini-program (``fake.subscribe(openid, template_id)``), 43101 without one.
 
     with FakeWeChat() as fake:
         fake.user_message("o-citizen")              # the citizen wrote to us just now
         client = CustomerServiceClient(fake.base_url, fake.appid, fake.secret, http, backoff=0)
         ...
         assert fake.sent == [("o-citizen", "您好")]
+
+        fake.add_template("tmpl-ticket", ["character_string1", "phrase2"])
+        fake.subscribe("o-citizen", "tmpl-ticket")  # the citizen tapped 「允许」 once
+        …
+        assert fake.subscriptions_sent == [("o-citizen", "tmpl-ticket", "pages/…", {"character_string1": …})]
 
 ``fake.expire_tokens()`` makes every issued token answer 42001; ``fake.fail_next(errcode)`` makes
 the next send answer that errcode once; ``fake.fail_next_http(503)`` makes it answer that status.
@@ -38,6 +47,8 @@ from api.wechat.crypto import WeChatCrypto
 from api.wechat.signature import message_signature, url_signature
 
 MINIPROGRAM_ID = "gh_fake00000001"  # the mini-program's original id, ToUserName in pushes
+# The most characters WeChat takes in a subscription keyword's value, by the keyword's type (subscribeMessage.send).
+KEYWORD_LIMITS = {"thing": 20, "character_string": 32, "phrase": 5, "name": 10, "number": 32, "letter": 32}
 
 
 def _err(errcode: int, errmsg: str) -> JSONResponse:
@@ -63,6 +74,10 @@ class FakeWeChat:
         self.base_url = ""
         self.sent: list[tuple[str, str]] = []  # (openid, content) of accepted text messages
         self.raw_sends: list[bytes] = []  # bodies of every send request, as received
+        # (openid, template_id, page, {keyword: value}) of accepted subscription messages
+        self.subscriptions_sent: list[tuple[str, str, str, dict[str, str]]] = []
+        self._templates: dict[str, tuple[str, ...]] = {}  # template_id -> its keywords
+        self._consents: dict[tuple[str, str], int] = {}  # (openid, template_id) -> messages the user allowed
         self.token_requests = 0
         self.send_attempts = 0
         self._valid_tokens: set[str] = set()
@@ -76,6 +91,7 @@ class FakeWeChat:
             routes=[
                 Route("/cgi-bin/token", self._token, methods=["GET"]),
                 Route("/cgi-bin/message/custom/send", self._send, methods=["POST"]),
+                Route("/cgi-bin/message/subscribe/send", self._subscribe_send, methods=["POST"]),
             ]
         )
 
@@ -85,6 +101,16 @@ class FakeWeChat:
         when = self.clock() if at is None else at.timestamp() if isinstance(at, datetime) else float(at)
         with self._lock:
             self._users[openid] = [when, 0]
+
+    def add_template(self, template_id: str, keywords: list[str]) -> None:
+        """A subscription-message template chosen in the mini-program's console, with its keywords."""
+        with self._lock:
+            self._templates[template_id] = tuple(keywords)
+
+    def subscribe(self, openid: str, template_id: str, times: int = 1) -> None:
+        """``openid`` allowed ``times`` messages of ``template_id`` (wx.requestSubscribeMessage, 「允许」)."""
+        with self._lock:
+            self._consents[(openid, template_id)] = self._consents.get((openid, template_id), 0) + times
 
     def expire_tokens(self) -> None:
         """Every token issued so far now answers 42001 (access_token expired)."""
@@ -117,23 +143,29 @@ class FakeWeChat:
             self._valid_tokens.add(token)
         return JSONResponse({"access_token": token, "expires_in": self.token_ttl})
 
+    def _refusal(self, request: Request, body: bytes) -> Response | None:
+        """What a send request is answered before its body is read: an injected failure or a bad token (lock held)."""
+        self.send_attempts += 1
+        self.raw_sends.append(body)
+        if self._failures:
+            kind, code = self._failures.popleft()
+            if kind == "http":
+                return Response("fake upstream failure", status_code=code)
+            return _err(code, "injected failure")
+        token = request.query_params.get("access_token")
+        if not token:
+            return _err(41001, "access_token missing")
+        if token in self._expired_tokens:
+            return _err(42001, "access_token expired")
+        if token not in self._valid_tokens:
+            return _err(40001, "invalid credential, access_token is invalid or not latest")
+        return None
+
     async def _send(self, request: Request) -> Response:
         body = await request.body()
         with self._lock:
-            self.send_attempts += 1
-            self.raw_sends.append(body)
-            if self._failures:
-                kind, code = self._failures.popleft()
-                if kind == "http":
-                    return Response("fake upstream failure", status_code=code)
-                return _err(code, "injected failure")
-            token = request.query_params.get("access_token")
-            if not token:
-                return _err(41001, "access_token missing")
-            if token in self._expired_tokens:
-                return _err(42001, "access_token expired")
-            if token not in self._valid_tokens:
-                return _err(40001, "invalid credential, access_token is invalid or not latest")
+            if (refusal := self._refusal(request, body)) is not None:
+                return refusal
             try:
                 data: Any = json.loads(body.decode("utf-8"))
                 openid, msgtype = data["touser"], data["msgtype"]
@@ -152,6 +184,34 @@ class FakeWeChat:
             user[1] += 1
             self.sent.append((openid, content))
         return JSONResponse({"errcode": 0, "errmsg": "ok"})
+
+    async def _subscribe_send(self, request: Request) -> Response:
+        body = await request.body()
+        with self._lock:
+            if (refusal := self._refusal(request, body)) is not None:
+                return refusal
+            try:
+                data: Any = json.loads(body.decode("utf-8"))
+                openid, template_id, page = data["touser"], data["template_id"], data.get("page", "")
+                values = {name: item["value"] for name, item in data["data"].items()}
+            except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+                return _err(47001, "data format error")
+            if not isinstance(openid, str) or not openid:
+                return _err(40003, "invalid openid")
+            keywords = self._templates.get(template_id)
+            if keywords is None:
+                return _err(40037, "invalid template_id")
+            if set(values) != set(keywords) or not all(isinstance(v, str) for v in values.values()):
+                return _err(47003, f"argument invalid! data keywords must be {sorted(keywords)}")
+            for name, value in values.items():
+                limit = KEYWORD_LIMITS.get(name.rstrip("0123456789"))
+                if limit is not None and len(value) > limit:
+                    return _err(47003, f"argument invalid! data.{name}.value too long")
+            if self._consents.get((openid, template_id), 0) <= 0:
+                return _err(43101, "user refuse to accept the msg")
+            self._consents[(openid, template_id)] -= 1
+            self.subscriptions_sent.append((openid, template_id, page, values))
+        return JSONResponse({"errcode": 0, "errmsg": "ok", "msgid": secrets.randbits(60)})
 
     # --- running -------------------------------------------------------------------------------
     def __enter__(self) -> "FakeWeChat":

@@ -1,7 +1,8 @@
 """The IVR dialogue of one call: the engine's decisions turned into prompts and call actions.
 
-Greeting → question → answer ("还有其他问题…按一转人工") | clarify ("按一…按二…") | handoff (transfer with the
-ticket) | emergency redirect (said at once, "按一立即为您转接"). Silence and unintelligible speech get a
+Greeting → question → answer ("还有其他问题…按一转人工") | clarify ("按一…按二…") | a 诉求 taken down (each
+missing piece asked, a phone number spoken or keyed and ended with #, the read-back confirmed by saying 对 or
+pressing 1) | handoff (transfer with the ticket) | emergency redirect (said at once, "按一立即为您转接"). Silence and unintelligible speech get a
 limited number of reprompts, then a seat. Keys work at every prompt: 0 (or 1 after an answer) for a person,
 1–3 for a choice, * to hear the prompt again. Blocking (the engine writes to the database): run it off the
 event loop. The prompts' wording is the `ivr` group of assistant/rules/replies.yaml.
@@ -23,13 +24,14 @@ class Step(str, enum.Enum):
     ANSWERED = "answered"      # an answer was given: another question, 1 for a person, or goodbye
     CLARIFYING = "clarifying"  # choices were offered
     EMERGENCY = "emergency"    # an emergency number was given: 1 transfers there
+    TAKING_DOWN = "taking_down"  # a 诉求 is being taken down: answers spoken, or a number keyed and ended with #
     ENDED = "ended"
 
 
 @dataclass(frozen=True)
 class Say:
     text: str
-    purpose: str             # greeting, answer, clarify, handoff, redirect, refuse, reprompt, invalid_key, goodbye
+    purpose: str             # greeting, answer, clarify, intake, handoff, redirect, refuse, reprompt, invalid_key, goodbye
     barge_in: bool = True    # may the caller's speech interrupt it
 
 
@@ -78,6 +80,9 @@ class IvrDialogue:
         self._emergency_number: str | None = None
         self._choices = 0           # how many choices the last clarification offered
         self._asr_confidence: float | None = None  # of the last utterance, for a ticket opened by a key
+        self._keyed = ""            # digits keyed while a 诉求 is taken down, until #
+        self._reading_back = False  # the taken-down 诉求 was read back: 1 confirms it
+        self._asking_number = False  # a phone number was asked for: 0 starts one (025…), not a transfer
 
     @property
     def ended(self) -> bool:
@@ -107,6 +112,8 @@ class IvrDialogue:
             return self._transfer_to_emergency("pressed")
         if self.step is Step.CLARIFYING and (digit == "0" or digit in "123"[:self._choices]):
             return self._after(self.engine.handle(self._turn(digit)), f"按键{digit}")
+        if self.step is Step.TAKING_DOWN:
+            return self._key_while_taking_down(digit)
         if digit == "0" or (self.step is Step.ANSWERED and digit == "1"):
             return self._to_seat("pressed_for_human")
         return [Say(self._prompt("invalid_key"), "invalid_key")] + ([self._last_prompt] if self._last_prompt else [])
@@ -135,6 +142,11 @@ class IvrDialogue:
         if decision.kind is Kind.CLARIFY:
             self.step, self._choices = Step.CLARIFYING, len(decision.choices)
             return actions + [self._say(decision.text, "clarify")]
+        if decision.kind is Kind.INTAKE:
+            self.step, self._keyed = Step.TAKING_DOWN, ""
+            self._reading_back = decision.reason == "intake_readback"
+            self._asking_number = decision.reason == "intake_ask_contact"
+            return actions + [self._say(decision.text, "intake")]
         if decision.reason == "prompt":  # a greeting or words that mean nothing: ask again, still listening
             return actions + [self._say(decision.text, "reprompt")]
         if decision.reason == "courtesy" and self.step is Step.ANSWERED:
@@ -144,10 +156,24 @@ class IvrDialogue:
         text = decision.text if decision.reason == "courtesy" else decision.text + self._prompt("anything_else")
         return actions + [self._say(text, purpose)]
 
+    def _key_while_taking_down(self, digit: str) -> list[Action]:
+        """1 confirms a read-back; digits ended with # are a phone number; 0 on its own is a person."""
+        if self._reading_back and digit == "1" and not self._keyed:
+            return self._after(self.engine.handle(self._turn("1")), "按键1")
+        if digit == "#":
+            keyed, self._keyed = self._keyed, ""
+            return self._after(self.engine.handle(self._turn(keyed)), f"按键{keyed}") if keyed else []
+        if digit == "0" and not self._keyed and not self._asking_number:
+            return self._to_seat("pressed_for_human")
+        self._keyed += digit
+        return []
+
     def _missed(self, what: str) -> list[Action]:
         self._misses += 1
         if self._misses > self.reprompts:
             return self._to_seat(what)
+        if self.step is Step.TAKING_DOWN and self._last_prompt is not None:  # the question asked, again
+            return [self._last_prompt]
         return [self._say(self._prompt(what), "reprompt")]
 
     def _to_seat(self, reason: str) -> list[Action]:

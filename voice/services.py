@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -66,6 +67,24 @@ class KnowledgeVocabulary:
             raise
 
 
+class CallPlace:
+    """One admitted call's place on the worker. An adapter releases it the moment it knows the call is over (the
+    caller hung up, or before it tells the caller the call is over), and again on every way out: only the first
+    release counts, so a place is given back exactly once whatever path the call took."""
+
+    def __init__(self, leave: Callable[[], None]) -> None:
+        self._leave: Callable[[], None] | None = leave
+
+    @property
+    def released(self) -> bool:
+        return self._leave is None
+
+    def release(self) -> None:
+        leave, self._leave = self._leave, None
+        if leave is not None:
+            leave()
+
+
 @dataclass
 class VoiceServices:
     recogniser: SpeechRecogniser
@@ -82,17 +101,17 @@ class VoiceServices:
     max_calls: int = 20                        # calls this worker takes at once; more are turned away
     active_calls: int = field(default=0, init=False)
 
-    def admit(self) -> bool:
-        """A place for one more call (or recognition stream), or False when the worker is full: a call beyond
+    def admit(self) -> CallPlace | None:
+        """A place for one more call (or recognition stream), or None when the worker is full: a call beyond
         what the cores can recognise in real time would make every caller wait, so it goes to a seat."""
         if self.active_calls >= self.max_calls:
             log.warning("voice: %d calls at once, the most this worker takes; turning one away", self.active_calls)
-            return False
+            return None
         self.active_calls += 1
-        return True
+        return CallPlace(self._leave)
 
-    def leave(self) -> None:
-        self.active_calls = max(0, self.active_calls - 1)
+    def _leave(self) -> None:
+        self.active_calls -= 1
 
     def bias(self) -> VocabularyBias | None:
         return self.vocabulary.current() if self.vocabulary is not None else None

@@ -1,7 +1,8 @@
 """The unanswered-question queue (GET /v1/gaps …) and each entry's traffic (GET /v1/entries/{id}/traffic).
 
 From a cluster, an editor turns its questions into a draft in one call: a new entry (its label the question,
-its other questions the samples) or new samples for an existing entry. Either closes the cluster."""
+its other questions the samples) or new samples for an existing entry. Either closes the cluster
+(the workflow: knowledge_base/gap_flows.py)."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -15,10 +16,8 @@ from api.bounds import RowId
 from api.auth import allow
 from api.routes.changes import ChangeOut
 from api.services import Services, get_services
-from ground.errors import DomainError, ErrorKind
-from knowledge_base.changes import ChangeDesk, ChangeKind
-from knowledge_base.entry import Entry, Status
-from knowledge_base.gaps import GapClosed, GapCluster, GapNotFound, GapQueue, distinct
+from knowledge_base.gap_flows import draft_new_entry, draft_samples
+from knowledge_base.gaps import GapCluster, GapQueue
 from knowledge_base.store import EntryNotFound
 from knowledge_base.traffic import Traffic
 
@@ -27,7 +26,6 @@ router = APIRouter(tags=["editors"])
 READERS = allow(Role.EDITOR, Role.REVIEWER)
 EDITOR = allow(Role.EDITOR)
 TRAFFIC_READERS = allow(Role.EDITOR, Role.REVIEWER, Role.ADMIN)
-MAX_SAMPLES = 30  # questions a draft takes from a cluster, the most often asked first
 
 
 class GapQuestionOut(BaseModel):
@@ -103,15 +101,6 @@ def get_gaps(services: Services = Depends(get_services)) -> GapQueue:
     return services.gaps
 
 
-def _cluster_error(error: GapNotFound | GapClosed) -> DomainError:
-    # knowledge_base/gaps.py's errors are not DomainErrors (yet): this gives them their code and kind.
-    if isinstance(error, GapNotFound):
-        return DomainError(f"No unanswered-question cluster has the id {error.cluster_id}; "
-                           "list the open ones with GET /v1/gaps.", code="gap_not_found", kind=ErrorKind.NOT_FOUND)
-    return DomainError(f"Cluster {error.cluster_id} is already {error.status}; it needs nothing more. "
-                       "New questions of the same need will form a new cluster.", code="gap_closed", kind=ErrorKind.CONFLICT)
-
-
 @router.get("/v1/gaps", response_model=list[GapOut], summary="Clusters of unanswered questions, most pressing first")
 def list_gaps(status: Literal["open", "resolved", "dismissed"] = "open", limit: int = Query(default=50, ge=1, le=200),
               services: Services = Depends(get_services), account: Account = Depends(READERS)) -> list[GapOut]:
@@ -121,10 +110,7 @@ def list_gaps(status: Literal["open", "resolved", "dismissed"] = "open", limit: 
 
 @router.get("/v1/gaps/{cluster_id}", response_model=GapOut, summary="One cluster, with up to 50 of its questions")
 def get_gap(cluster_id: RowId, services: Services = Depends(get_services), account: Account = Depends(READERS)) -> GapOut:
-    try:
-        return GapOut.of(services.gaps.get(cluster_id, index=services.knowledge.index.current))
-    except GapNotFound as error:
-        raise _cluster_error(error) from None
+    return GapOut.of(services.gaps.get(cluster_id, index=services.knowledge.index.current))
 
 
 @router.post("/v1/gaps/{cluster_id}/new-entry", response_model=ChangeOut, status_code=201,
@@ -134,51 +120,22 @@ def new_entry(cluster_id: RowId, services: Services = Depends(get_services),
     """The draft's question is the cluster's label, its samples the cluster's other questions; the answers are
     left empty for the editor to write (a draft may lack them; publishing one that still does is the reviewer's call).
     Scoped to the editor's own region (everywhere for an editor without one)."""
-    queue, desk = services.gaps, services.changes
-    try:
-        queue.ensure_open(cluster_id)
-        label = queue.get(cluster_id, questions=0).label
-        samples = distinct(queue.questions(cluster_id), without=[label])[:MAX_SAMPLES]
-    except (GapNotFound, GapClosed) as error:
-        raise _cluster_error(error) from None
-    entry = Entry(id="", question=label, samples=tuple(samples), region=account.region, status=Status.DRAFT)
-    change = _draft(desk, account, ChangeKind.CREATE, entry, None, cluster_id)
-    _close(queue, cluster_id, account, how="new_entry", change_id=change.id, entry_id=change.entry_id)
-    return ChangeOut.of(change, desk)
+    change = draft_new_entry(services.gaps, services.changes, account, cluster_id)
+    return ChangeOut.of(change, services.changes)
 
 
 @router.post("/v1/gaps/{cluster_id}/add-samples", response_model=ChangeOut, status_code=201,
              summary="A draft adding the cluster's questions to an entry's samples; closes it")
 def add_samples(cluster_id: RowId, body: AddSamplesIn, services: Services = Depends(get_services),
                 account: Account = Depends(EDITOR)) -> ChangeOut:
-    queue, desk = services.gaps, services.changes
-    try:
-        queue.ensure_open(cluster_id)
-        questions = queue.questions(cluster_id)
-    except (GapNotFound, GapClosed) as error:
-        raise _cluster_error(error) from None
-    current = services.knowledge.store.get(body.entry_id)
-    if current is None:
-        raise DomainError(f"No entry has the id {body.entry_id!r}; pick one of the cluster's suggestions, "
-                          "or make a new entry (POST …/new-entry).", code="entry_not_found", kind=ErrorKind.NOT_FOUND)
-    new = distinct(questions, without=current.phrasings())[:MAX_SAMPLES]
-    if not new:
-        raise DomainError(f"Entry {current.id!r} already has every question of cluster {cluster_id} among its "
-                          "phrasings; if it still does not answer them, edit its answer, or dismiss the cluster.",
-                          code="nothing_to_add", kind=ErrorKind.CONFLICT)
-    entry = current.with_changes(samples=tuple(current.samples) + tuple(new))
-    change = _draft(desk, account, ChangeKind.EDIT, entry, current.id, cluster_id)
-    _close(queue, cluster_id, account, how="samples", change_id=change.id, entry_id=current.id)
-    return ChangeOut.of(change, desk)
+    change = draft_samples(services.gaps, services.changes, services.knowledge.store, account, cluster_id, body.entry_id)
+    return ChangeOut.of(change, services.changes)
 
 
 @router.post("/v1/gaps/{cluster_id}/dismiss", response_model=GapOut, summary="Close a cluster that needs no entry")
 def dismiss(cluster_id: RowId, services: Services = Depends(get_services), account: Account = Depends(EDITOR)) -> GapOut:
-    try:
-        services.gaps.dismiss(cluster_id, by=account.username)
-        return GapOut.of(services.gaps.get(cluster_id))
-    except (GapNotFound, GapClosed) as error:
-        raise _cluster_error(error) from None
+    services.gaps.dismiss(cluster_id, by=account.username)
+    return GapOut.of(services.gaps.get(cluster_id))
 
 
 @router.get("/v1/entries/{entry_id}/traffic", response_model=TrafficOut,
@@ -206,15 +163,3 @@ def most_rejected(days: int = Query(default=30, ge=1, le=366), limit: int = Quer
         out.append(RejectedEntryOut(entry_id=item.entry_id, question=entry.question if entry else None,
                                     rejected=item.rejected, answered=item.answered))
     return out
-
-
-def _draft(desk: ChangeDesk, account: Account, kind: ChangeKind, entry: Entry, entry_id: str | None, cluster_id: int):
-    return desk.create(account, kind=kind, entry=entry, entry_id=entry_id, source=f"gap:{cluster_id}")
-
-
-def _close(queue: GapQueue, cluster_id: int, account: Account, **resolution) -> None:
-    """The draft exists; if another editor closed the cluster meanwhile, their action stands and so does the draft."""
-    try:
-        queue.resolve(cluster_id, by=account.username, **resolution)
-    except GapClosed:
-        pass

@@ -2,7 +2,6 @@
 would change, then submit it as one batch of changes for review."""
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -15,7 +14,7 @@ from api.errors import ApiError
 from api.routes.changes import DiffOut
 from api.routes.entries import EntryOut
 from api.services import Services, get_services
-from knowledge_base.changes import ChangeKind, ImportRefused
+from knowledge_base.changes import ChangeKind
 from knowledge_base.imports import ImportProblem, Preview, file_problems, preview
 from knowledge_base.io import ENTRY_SUFFIXES, KnowledgeFileError, read_entries_from_bytes
 
@@ -95,17 +94,12 @@ async def create_import(request: Request, x_filename: str | None = Header(defaul
 def _preview(data: bytes, filename: str, services: Services, account: Account) -> PreviewOut:
     try:
         entries = read_entries_from_bytes(data, filename)
-    except KnowledgeFileError as error:
+    except KnowledgeFileError as error:  # a preview shows what is wrong with the file instead of refusing it
         return PreviewOut.of(filename, Preview(problems=file_problems(error)))
     return PreviewOut.of(filename, preview(entries, services.knowledge.store, account, desk=services.changes))
 
 
 def _import(data: bytes, filename: str, services: Services, account: Account) -> ImportOut:
-    try:
-        entries = read_entries_from_bytes(data, filename)
-    except KnowledgeFileError as error:
-        problems: list[dict[str, Any]] = [p.to_json() for p in file_problems(error)]
-        raise ImportRefused(problems, f"{filename} cannot be imported; nothing was. Fix every problem listed in "
-                                      "details and upload it again.") from None
+    entries = read_entries_from_bytes(data, filename)  # any problem refuses the whole file (KnowledgeFileError)
     batch, ids = services.changes.import_as_changes(account, entries, source=filename)
     return ImportOut(batch=batch, changes=ids)

@@ -6,12 +6,12 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from accounts.roles import Account, Role
 from api.bounds import Offset
 from api.auth import allow
 from api.services import get_desk, get_services
+from desk.flows import reply_to_citizen
 from desk.tickets import Ticket, TicketDesk, TicketStatus
 from ground.errors import DomainError, ErrorKind
 
@@ -36,6 +36,8 @@ class TicketOut(BaseModel):
     category_source: str | None
     candidates: list[dict] = Field(description="The closest knowledge entries, with scores: suggested answers.")
     asr_confidence: float | None
+    details: dict | None = Field(description="A 诉求 taken down: type, what, where, since, contact, region, and whether "
+                                             "the citizen confirmed the read-back; null for other handoffs.")
     seat: str | None
     reply: str | None
     created_at: datetime
@@ -90,20 +92,17 @@ def claim(number: str, body: SeatAction, desk: TicketDesk = Depends(get_desk),
 
 
 class RepliedTicket(TicketOut):
-    delivered: str | None = Field(description="'wechat' when the reply was sent to the citizen in WeChat; "
-                                              "null when the seat must call back (voice, chat, or WeChat's 48-hour window closed).")
+    delivered: str | None = Field(description="'wechat' when the reply (or, after WeChat's 48-hour window, the ticket's state "
+                                              "as a subscription message) reached the citizen in WeChat; 'sms' when they were texted "
+                                              "on their mobile; null when nothing reached them: the seat calls back (a chat citizen "
+                                              "also reads it under 「我的工单」).")
 
 
-@router.post("/{number}/reply", response_model=RepliedTicket, summary="Record the answer given to the citizen (and send it, in WeChat)")
+@router.post("/{number}/reply", response_model=RepliedTicket, summary="Record the answer given to the citizen (and send it on: WeChat, SMS)")
 async def reply(number: str, body: SeatReply, request: Request, account: Account = Depends(allow(Role.SEAT))) -> RepliedTicket:
     services = get_services(request)
-    seat = body.acting(account)
-    ticket = await run_in_threadpool(_acting, lambda: services.desk.reply(number, seat, body.text))
-    delivered = None
-    if ticket.channel == "wechat" and ticket.caller and services.wechat is not None:
-        if await services.wechat.send(ticket.caller, f"【工单{ticket.number}回复】{body.text}"):
-            delivered = "wechat"
-    return RepliedTicket(**ticket.model_dump(), delivered=delivered)
+    replied = await reply_to_citizen(services.desk, services.deliveries, number, body.acting(account), body.text)
+    return RepliedTicket(**TicketOut.of(replied.ticket).model_dump(), delivered=replied.delivered)
 
 
 @router.post("/{number}/close", response_model=TicketOut, summary="Close (办结) a ticket")

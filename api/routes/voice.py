@@ -2,6 +2,8 @@
 
 Both run recognition on the voice thread pool; a connection that sends nothing for `voice_idle_seconds`, an
 oversized message or bad audio gets an error message and a clean close, and its recogniser goes back reset.
+A call's place on the worker (FRONTDOOR_VOICE_MAX_CALLS) is free the moment the caller hangs up, even behind a
+backlog of audio (api/voice/inbox.py reads ahead), and before the server's own close reaches the client.
 The IVR protocol is documented in the README ("Voice").
 """
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import json
 import logging
 import re
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 
@@ -23,7 +26,8 @@ from voice.audio import AudioError, Encoding
 from voice.call import Event, Recognised, StopPlayback, VoiceCall
 from voice.dialogue import Decided, Hangup, Say, Transfer
 from voice.listener import Partial
-from voice.services import VoiceServices
+from voice.services import CallPlace, VoiceServices
+from api.voice.inbox import Inbox
 from api.voice.vosk_protocol import ProtocolError, VoskSession, parse_text_message
 
 log = logging.getLogger(__name__)
@@ -41,9 +45,30 @@ class _Idle(Exception):
     pass
 
 
-async def _receive(ws: WebSocket, idle_seconds: float) -> dict:
+@dataclass(frozen=True)
+class _Closing:
+    """How the server ends a connection: a close code, and an error message first when something went wrong."""
+
+    code: int
+    error: str | None = None
+    message: str = ""
+
+
+async def _close(ws: WebSocket, closing: _Closing) -> None:
+    with contextlib.suppress(Exception):
+        if closing.error is not None:
+            await ws.send_text(json.dumps({"type": "error", "error": closing.error, "message": closing.message},
+                                          ensure_ascii=False))
+        await ws.close(closing.code)
+
+
+async def _refuse(ws: WebSocket, error: str, message: str, code: int) -> None:
+    await _close(ws, _Closing(code, error, message))
+
+
+async def _first_message(ws: WebSocket, timeout: float) -> dict:
     try:
-        message = await asyncio.wait_for(ws.receive(), timeout=idle_seconds)
+        message = await asyncio.wait_for(ws.receive(), timeout=timeout)
     except asyncio.TimeoutError as error:
         raise _Idle from error
     if message["type"] == "websocket.disconnect":
@@ -51,34 +76,70 @@ async def _receive(ws: WebSocket, idle_seconds: float) -> dict:
     return message
 
 
-async def _refuse(ws: WebSocket, error: str, message: str, code: int) -> None:
-    with contextlib.suppress(Exception):
-        await ws.send_text(json.dumps({"type": "error", "error": error, "message": message}, ensure_ascii=False))
-        await ws.close(code)
+def _inbox(ws: WebSocket, place: CallPlace) -> Inbox[dict]:
+    """The call's messages, read ahead: the caller's place is free the moment the connection ends."""
+    async def read() -> dict | None:
+        message = await ws.receive()
+        return None if message["type"] == "websocket.disconnect" else message
+
+    return Inbox(read, place.release)
 
 
-async def _opened(ws: WebSocket) -> tuple[VoiceServices, dict] | None:
+async def _receive(inbox: Inbox[dict], idle_seconds: float) -> dict:
+    try:
+        message = await inbox.next(idle_seconds)
+    except asyncio.TimeoutError as error:
+        raise _Idle from error
+    if message is None:
+        raise WebSocketDisconnect(CLOSE_NORMAL)
+    return message
+
+
+async def _opened(ws: WebSocket) -> tuple[VoiceServices, CallPlace, dict] | None:
     """Accepts the connection and waits `start_seconds` for its first message, holding no call's place (a
-    connection that never speaks must not lock real callers out); then the worker's voice services and that
-    message when it has room for one more call (the caller must `leave()` when done), else None after telling
-    the client why."""
+    connection that never speaks must not lock real callers out); then the worker's voice services, the call's
+    place (to be released when done) and that message when it has room for one more call, else None after
+    telling the client why."""
     await ws.accept()
     voice = getattr(ws.app.state.services, "voice", None)
     if voice is None:
         await _refuse(ws, "voice_unavailable", "speech recognition is not loaded on this server", CLOSE_UNAVAILABLE)
         return None
     try:
-        first = await _receive(ws, voice.start_seconds)
+        first = await _first_message(ws, voice.start_seconds)
     except _Idle:
         await _refuse(ws, "timeout", f"nothing received within {voice.start_seconds:g} s of connecting; "
                       "open the call at once", CLOSE_POLICY)
         return None
     except WebSocketDisconnect:
         return None
-    if not voice.admit():
+    place = voice.admit()
+    if place is None:
         await _refuse(ws, "busy", BUSY, CLOSE_UNAVAILABLE)
         return None
-    return voice, first
+    return voice, place, first
+
+
+def _closing_for(error: Exception, idle: str) -> _Closing | None:
+    """How a call that raised `error` is closed; None when the caller has gone already."""
+    if isinstance(error, ProtocolError):
+        return _Closing(CLOSE_POLICY, "protocol", str(error))
+    if isinstance(error, AudioError):
+        return _Closing(CLOSE_UNSUPPORTED, "bad_audio", str(error))
+    if isinstance(error, _Idle):
+        return _Closing(CLOSE_POLICY, "timeout", idle)
+    return None  # WebSocketDisconnect
+
+
+async def _end(ws: WebSocket, place: CallPlace, closing: _Closing | None) -> None:
+    # The place is free before the client learns the call is over: a switch sends its next call the moment it
+    # sees the close, and that call must find the place.
+    place.release()
+    if closing is not None:
+        await _close(ws, closing)
+
+
+ENDS = (ProtocolError, AudioError, _Idle, WebSocketDisconnect)
 
 
 def _too_big(message: dict) -> str | None:
@@ -95,33 +156,38 @@ async def vosk_compatible(ws: WebSocket) -> None:
     opened = await _opened(ws)
     if opened is None:
         return
-    voice, first = opened
+    voice, place, first = opened
+    inbox = _inbox(ws, place)
     session = VoskSession(voice.recogniser)
-    loop = asyncio.get_running_loop()
     try:
-        while True:
-            message, first = first or await _receive(ws, voice.idle_seconds), None
-            if (problem := _too_big(message)) is not None:
-                return await _refuse(ws, "too_large", problem, CLOSE_TOO_BIG)
-            if message.get("text") is not None:
-                parsed = parse_text_message(message["text"])
-                if "config" in parsed:
-                    session.configure(parsed["config"])
-                    continue
-                await ws.send_text(await loop.run_in_executor(voice.executor, session.finish))
-                await ws.close(CLOSE_NORMAL)
-                return
-            await ws.send_text(await loop.run_in_executor(voice.executor, session.accept, message.get("bytes") or b""))
-    except ProtocolError as error:
-        await _refuse(ws, "protocol", str(error), CLOSE_POLICY)
-    except _Idle:
-        await _refuse(ws, "timeout", f"nothing received for {voice.idle_seconds:g} s; send audio continuously or "
-                      '{"eof" : 1} to finish', CLOSE_POLICY)
-    except WebSocketDisconnect:
-        pass
+        try:
+            closing = await _recognise(ws, voice, session, inbox, first)
+        except ENDS as error:
+            closing = _closing_for(error, f"nothing received for {voice.idle_seconds:g} s; send audio continuously "
+                                   'or {"eof" : 1} to finish')
+        await _end(ws, place, closing)
     finally:
-        voice.leave()
-        await loop.run_in_executor(voice.executor, session.close)
+        place.release()
+        await inbox.close()
+        await asyncio.get_running_loop().run_in_executor(voice.executor, session.close)
+
+
+async def _recognise(ws: WebSocket, voice: VoiceServices, session: VoskSession, inbox: Inbox[dict],
+                     message: dict) -> _Closing:
+    """vosk-server's exchange, from the first message to `eof`."""
+    loop = asyncio.get_running_loop()
+    while True:
+        if (problem := _too_big(message)) is not None:
+            return _Closing(CLOSE_TOO_BIG, "too_large", problem)
+        if message.get("text") is None:
+            await ws.send_text(await loop.run_in_executor(voice.executor, session.accept, message.get("bytes") or b""))
+        else:
+            parsed = parse_text_message(message["text"])
+            if "config" not in parsed:
+                await ws.send_text(await loop.run_in_executor(voice.executor, session.finish))
+                return _Closing(CLOSE_NORMAL)
+            session.configure(parsed["config"])
+        message = await _receive(inbox, voice.idle_seconds)
 
 
 # ---- the IVR dialogue ------------------------------------------------------------------------
@@ -207,41 +273,44 @@ async def ivr(ws: WebSocket) -> None:
     opened = await _opened(ws)
     if opened is None:
         return
-    voice, first = opened
+    voice, place, first = opened
+    inbox = _inbox(ws, place)
     call: VoiceCall | None = None
     try:
-        if first.get("text") is None:
-            raise ProtocolError('the first message must be the text {"type": "start", …}, before any audio')
-        call = _start_call(voice, first["text"])
-        guard = ws.app.state.services.guard
-        if guard is not None and call.caller and (refusal := guard.check(f"caller:{call.caller}")) is not None:
-            return await _refuse(ws, refusal.code, refusal.message, CLOSE_POLICY)
-        await ws.send_text(json.dumps({"type": "started", "session": call.session, "sample_rate": call.rate}))
-        await _send(ws, await call.start())
-        while not call.ended:
-            message = await _receive(ws, voice.idle_seconds)
-            if (problem := _too_big(message)) is not None:
-                return await _refuse(ws, "too_large", problem, CLOSE_TOO_BIG)
-            if message.get("bytes") is not None:
-                events = await call.audio(message["bytes"])
-            else:
-                events = await _control(call, message.get("text") or "")
-                if events is None:
-                    break
-            await _send(ws, events)
-        await ws.close(CLOSE_NORMAL)
-    except ProtocolError as error:
-        await _refuse(ws, "protocol", str(error), CLOSE_POLICY)
-    except AudioError as error:
-        await _refuse(ws, "bad_audio", str(error), CLOSE_UNSUPPORTED)
-    except _Idle:
-        await _refuse(ws, "timeout", f"nothing received for {voice.idle_seconds:g} s; a call sends audio continuously", CLOSE_POLICY)
-    except WebSocketDisconnect:
-        pass
+        try:
+            if first.get("text") is None:
+                raise ProtocolError('the first message must be the text {"type": "start", …}, before any audio')
+            call = _start_call(voice, first["text"])
+            closing = await _converse(ws, voice, call, inbox)
+        except ENDS as error:
+            closing = _closing_for(error, f"nothing received for {voice.idle_seconds:g} s; a call sends audio continuously")
+        await _end(ws, place, closing)
     finally:
-        voice.leave()
+        place.release()
+        await inbox.close()
         if call is not None:
             await call.close()
+
+
+async def _converse(ws: WebSocket, voice: VoiceServices, call: VoiceCall, inbox: Inbox[dict]) -> _Closing:
+    """The IVR dialogue, from `started` until the dialogue or the caller ends it."""
+    guard = ws.app.state.services.guard
+    if guard is not None and call.caller and (refusal := guard.check(f"caller:{call.caller}")) is not None:
+        return _Closing(CLOSE_POLICY, refusal.code, refusal.message)
+    await ws.send_text(json.dumps({"type": "started", "session": call.session, "sample_rate": call.rate}))
+    await _send(ws, await call.start())
+    while not call.ended:
+        message = await _receive(inbox, voice.idle_seconds)
+        if (problem := _too_big(message)) is not None:
+            return _Closing(CLOSE_TOO_BIG, "too_large", problem)
+        if message.get("bytes") is not None:
+            events = await call.audio(message["bytes"])
+        else:
+            events = await _control(call, message.get("text") or "")
+            if events is None:  # the switch says the caller hung up
+                break
+        await _send(ws, events)
+    return _Closing(CLOSE_NORMAL)
 
 
 # ---- how a call left ---------------------------------------------------------------------------

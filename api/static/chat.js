@@ -6,6 +6,8 @@
   var API = "/v1/chat";
   var SESSION_KEY = "frontdoor.chat.session";
   var REGION_KEY = "frontdoor.chat.region";
+  var TICKETS_KEY = "frontdoor.chat.tickets";  // the tickets raised from this browser: [{number, session}]
+  var MAX_TICKETS = 20;
   var MAX_CHARS = 500;          // the API's limit on `text`
   var TIMEOUT_MS = 30000;
   var URL_PATTERN = /https?:\/\/[^\s<>"'`，。；：！？、（）【】「」『』《》“”‘’]+/g;
@@ -22,6 +24,19 @@
       if (value == null) window.sessionStorage.removeItem(key);
       else window.sessionStorage.setItem(key, value);
     } catch (e) { /* the conversation just does not survive a reload */ }
+  }
+
+  // The citizen's tickets outlive the tab (localStorage): they come back to follow them days later.
+  function loadTickets() {
+    try {
+      var list = JSON.parse(window.localStorage.getItem(TICKETS_KEY) || "[]");
+      return Array.isArray(list) ? list : [];
+    } catch (e) { return []; }
+  }
+  function rememberTicket(number, session) {
+    var list = loadTickets().filter(function (t) { return t.number !== number; });
+    list.unshift({ number: number, session: session });
+    try { window.localStorage.setItem(TICKETS_KEY, JSON.stringify(list.slice(0, MAX_TICKETS))); } catch (e) { /* not kept */ }
   }
 
   // ---- DOM helpers -------------------------------------------------------------------------------
@@ -307,6 +322,7 @@
           return;
         }
         if (data.session) save(SESSION_KEY, data.session);
+        if (data.ticket && data.ticket.number) rememberTicket(String(data.ticket.number), data.session);
         addRow("bot", render(data));
       });
     }).catch(function (err) {
@@ -318,6 +334,79 @@
       if (timer) clearTimeout(timer);
       setBusy(false);
     });
+  }
+
+  // ---- 「我的工单」 --------------------------------------------------------------------------------------
+  function fetchTicket(number, query) {
+    var url = "/v1/chat/tickets/" + encodeURIComponent(number) + "?" + new URLSearchParams(query).toString();
+    return fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" }).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (data) {
+        return { ok: response.ok, status: response.status, data: data };
+      });
+    });
+  }
+
+  function ticketCard(ticket) {
+    var card = testid(el("div", "ticket-card"), "ticket-card");
+    card.setAttribute("data-number", ticket.number);
+    var head = el("p", "ticket-head");
+    head.appendChild(document.createTextNode("工单号 "));
+    head.appendChild(el("strong", "ticket", ticket.number));
+    card.appendChild(head);
+    card.appendChild(testid(el("p", "ticket-state " + ticket.status, ticket.state), "ticket-state"));
+    card.appendChild(el("p", "ticket-said", "您的诉求：" + ticket.said));
+    if (ticket.reply) {
+      var reply = testid(el("div", "ticket-reply"), "ticket-reply");
+      reply.appendChild(el("p", "label", "工作人员答复："));
+      reply.appendChild(appendRich(el("div", "text"), ticket.reply));
+      card.appendChild(reply);
+    }
+    return card;
+  }
+
+  function lookupForm(bubble) {
+    var form = testid(el("form", "ticket-lookup"), "ticket-lookup");
+    form.setAttribute("autocomplete", "off");
+    var number = el("input");
+    number.placeholder = "工单号";
+    number.inputMode = "numeric";
+    number.setAttribute("data-testid", "lookup-number");
+    var phone = el("input");
+    phone.placeholder = "提交时留的手机号";
+    phone.inputMode = "tel";
+    phone.setAttribute("data-testid", "lookup-phone");
+    var go = el("button", null, "查询");
+    go.type = "submit";
+    form.appendChild(number);
+    form.appendChild(phone);
+    form.appendChild(go);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var n = number.value.replace(/\s+/g, ""), p = phone.value.trim();
+      if (!n || !p) return;
+      fetchTicket(n, { phone: p }).then(function (result) {
+        bubble.appendChild(result.ok ? ticketCard(result.data)
+          : el("p", "ticket-missing", (result.data && result.data.error && result.data.error.message) || "查询失败，请稍后再试。"));
+      }, function () { bubble.appendChild(el("p", "ticket-missing", "网络连接失败，请检查网络后重试。")); });
+    });
+    return form;
+  }
+
+  function showMyTickets() {
+    var bubble = testid(el("div", "bubble tickets"), "tickets-panel");
+    bubble.appendChild(el("p", "title", "我的工单"));
+    var mine = loadTickets();
+    if (!mine.length) bubble.appendChild(el("p", "ticket-missing", "这个浏览器里还没有提交过的工单。可以用工单号和手机号查询："));
+    addRow("bot", bubble);
+    mine.forEach(function (t) {
+      var slot = el("div");
+      bubble.appendChild(slot);
+      fetchTicket(t.number, { session: t.session }).then(function (result) {
+        if (result.ok) slot.appendChild(ticketCard(result.data));
+      });
+    });
+    bubble.appendChild(lookupForm(bubble));
+    log.scrollTop = log.scrollHeight;
   }
 
   // ---- the composer ----------------------------------------------------------------------------------
@@ -358,6 +447,8 @@
       if (event.key === "Enter" && (event.isComposing || event.keyCode === 229)) event.preventDefault();
     });
     input.addEventListener("input", updateCounter);
+
+    document.getElementById("my-tickets").addEventListener("click", showMyTickets);
 
     restart.addEventListener("click", function () {
       if (busy) return;

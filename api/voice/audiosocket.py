@@ -27,8 +27,9 @@ from collections.abc import Awaitable, Callable
 
 from voice.call import Event, Recognised, StopPlayback, VoiceCall
 from voice.dialogue import KEYS, Decided, Hangup, Say, Transfer
-from voice.services import VoiceServices
+from voice.services import CallPlace, VoiceServices
 from voice.synthesis import Synthesiser, SynthesisError
+from api.voice.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -143,13 +144,14 @@ class _Connection:
         self.peer = writer.get_extra_info("peername")
         self.session = "?"
         self.player: _Player | None = None
+        self.inbox: Inbox[tuple[int, bytes]] | None = None  # the call's messages, read ahead (api/voice/inbox.py)
         self._unknown: set[int] = set()
 
     async def run(self) -> None:
         call: VoiceCall | None = None
-        admitted = False
+        place: CallPlace | None = None
         try:
-            first = await self._read()
+            first = await self._read_first()
             if first is None:
                 return
             kind, payload = first
@@ -159,23 +161,27 @@ class _Connection:
                 await self._send(frame(KIND_ERROR, bytes([ERROR_PROTOCOL])))
                 return
             self.session = str(uuid.UUID(bytes=payload))
-            if not self.voice.admit():  # full: hand the call straight back; the dialplan queues it for a seat
+            place = self.voice.admit()
+            if place is None:  # full: hand the call straight back; the dialplan queues it for a seat
                 await self._send(frame(KIND_TERMINATE))
                 return
-            admitted = True
+            self.inbox = Inbox(self._read_message, place.release)
             log.info("AudioSocket call %s from %s", self.session, self.peer)
             call = VoiceCall(self.voice, session=self.session, rate=RATE, protocol="audiosocket",
                              playback_reported=True)
             self.player = _Player(self._send, self._synthesise, self.session)
             self._handle(await call.start())
             if await self._converse(call) and await self._play_out():
+                place.release()  # before the dialplan takes the call back: it may send the next one at once
                 await self._send(frame(KIND_TERMINATE))
                 log.info("AudioSocket call %s: handed back to the dialplan (%s)", self.session, _ending(call))
         except (ConnectionError, OSError) as error:
             log.info("AudioSocket call %s: the connection broke (%s)", self.session, error)
         finally:
-            if admitted:
-                self.voice.leave()
+            if place is not None:
+                place.release()
+            if self.inbox is not None:
+                await self.inbox.close()
             if self.player is not None:
                 self.player.close()
             try:
@@ -202,16 +208,9 @@ class _Connection:
                     log.info("AudioSocket call %s: ignored the DTMF message %r (keys are 0-9, * and #)", self.session, payload)
                     continue
                 events = await call.key(digit)
-            elif kind == KIND_TERMINATE:
-                log.info("AudioSocket call %s: the caller hung up", self.session)
-                return False
             elif kind == KIND_UUID:
                 log.info("AudioSocket call %s: ignored a second UUID message", self.session)
                 continue
-            elif kind == KIND_ERROR:
-                log.warning("AudioSocket call %s: Asterisk reported error %s; ending the call", self.session,
-                            f"0x{payload[0]:02x}" if payload else "(no code)")
-                return False
             else:
                 self._ignore(kind, len(payload))
                 continue
@@ -244,7 +243,7 @@ class _Connection:
         return playing in done and listening not in done
 
     async def _discard(self) -> None:
-        while (message := await self._read()) is not None and message[0] not in (KIND_TERMINATE, KIND_ERROR):
+        while await self._read() is not None:
             pass
 
     def _ignore(self, kind: int, length: int) -> None:
@@ -253,20 +252,41 @@ class _Connection:
         log.log(level, "AudioSocket call %s: ignored a message of unknown type 0x%02x (%d bytes)", self.session, kind, length)
 
     # ---- the connection ------------------------------------------------------------------------------
-    async def _read(self) -> tuple[int, bytes] | None:
-        """The next message; None when Asterisk closed the connection or sent nothing for `idle_seconds`."""
-        idle = self.voice.idle_seconds
+    async def _read_first(self) -> tuple[int, bytes] | None:
+        """The connection's first message (the call's UUID), read before the call takes a place."""
         try:
-            kind, length = HEADER.unpack(await asyncio.wait_for(self.reader.readexactly(HEADER.size), idle))
-            payload = await asyncio.wait_for(self.reader.readexactly(length), idle) if length else b""
+            return await asyncio.wait_for(self._read_message(), self.voice.idle_seconds)
         except asyncio.TimeoutError:
-            log.info("AudioSocket call %s: nothing received for %g s; closing", self.session, idle)
+            log.info("AudioSocket connection from %s: no UUID within %g s; closing", self.peer, self.voice.idle_seconds)
             return None
+
+    async def _read(self) -> tuple[int, bytes] | None:
+        """The call's next message; None when the call is over on Asterisk's side or it sent nothing for
+        `idle_seconds` (whatever audio is still queued: nobody is on the line to hear the answer)."""
+        try:
+            return await self.inbox.next(self.voice.idle_seconds)
+        except asyncio.TimeoutError:
+            log.info("AudioSocket call %s: nothing received for %g s; closing", self.session, self.voice.idle_seconds)
+            return None
+
+    async def _read_message(self) -> tuple[int, bytes] | None:
+        """The next message off the connection as it arrives; None when the caller hung up (terminate), Asterisk
+        reported an error, or the connection closed."""
+        try:
+            kind, length = HEADER.unpack(await self.reader.readexactly(HEADER.size))
+            payload = await self.reader.readexactly(length) if length else b""
         except asyncio.IncompleteReadError as error:
             if error.partial:
                 log.info("AudioSocket call %s: the connection closed in the middle of a message", self.session)
             return None
         except (ConnectionError, OSError):
+            return None
+        if kind == KIND_TERMINATE:
+            log.info("AudioSocket call %s: the caller hung up", self.session)
+            return None
+        if kind == KIND_ERROR:
+            log.warning("AudioSocket call %s: Asterisk reported error %s; ending the call", self.session,
+                        f"0x{payload[0]:02x}" if payload else "(no code)")
             return None
         return kind, payload
 

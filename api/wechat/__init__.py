@@ -1,4 +1,5 @@
-"""WeChat mini-program customer-service messages (客服消息): signatures, encryption, parsing, sending.
+"""WeChat mini-program customer-service messages (客服消息): signatures, encryption, parsing, sending; and the
+subscription message (订阅消息) that tells a ticket's state once the customer-service window has closed.
 
 No routes and no storage here: the HTTP route verifies the signature, decrypts and parses the push,
 and the service replies asynchronously through :class:`CustomerServiceClient`.
@@ -6,6 +7,7 @@ and the service replies asynchronously through :class:`CustomerServiceClient`.
 from .client import (
     WECHAT_API_BASE,
     CustomerServiceClient,
+    NotSubscribed,
     ReplyLimitReached,
     ReplyWindowClosed,
     WeChatApiError,
@@ -21,15 +23,19 @@ from .messages import (
     parse_message,
 )
 from .signature import message_signature, timestamp_fresh, url_signature, verify
+from .subscription import SubscriptionWordingError, TicketSubscription
 from .window import ReplyWindow
 
 __all__ = [
     "WECHAT_API_BASE",
     "CustomerServiceClient",
     "InboundMessage",
+    "NotSubscribed",
     "ReplyLimitReached",
     "ReplyWindow",
     "ReplyWindowClosed",
+    "SubscriptionWordingError",
+    "TicketSubscription",
     "WeChatApiError",
     "WeChatCrypto",
     "WeChatCryptoError",

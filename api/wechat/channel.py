@@ -1,5 +1,6 @@
 """The WeChat channel: a verified push in, "success" out at once, the decision sent back afterwards
-through the customer-service API (WeChat waits only 5 seconds for the push's answer)."""
+through the customer-service API (WeChat waits only 5 seconds for the push's answer). Once the citizen's
+48-hour window for those has closed, a ticket's state still reaches them as a subscription message."""
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +13,7 @@ from assistant.engine import Engine
 from assistant.turn import Channel, Decision, Kind, Turn
 from ground.clock import utcnow
 
-from .client import CustomerServiceClient, ReplyLimitReached, ReplyWindowClosed, WeChatApiError
+from .client import CustomerServiceClient, NotSubscribed, ReplyLimitReached, ReplyWindowClosed, WeChatApiError
 from .crypto import WeChatCrypto
 from .ledger import Delivery, WeChatLedger
 from .messages import InboundMessage, detect_format, mask_openid, parse_envelope, parse_message
@@ -122,6 +123,22 @@ class WeChatChannel:
             log.warning("WeChat refused a reply to %s: %s", mask_openid(openid), error)
         except WeChatApiError as error:
             log.error("sending a reply to %s failed: %s", mask_openid(openid), error)
+        return False
+
+    async def notify(self, openid: str, template_id: str, page: str, data: dict[str, str]) -> bool:
+        """A subscription message (template `template_id`, keyword values `data`, opening `page`) in place of a
+        customer-service message, when the citizen's reply window is closed or used up. False while it is open (a
+        send that failed there failed for another reason), or when the citizen has not consented to the template
+        (43101) or WeChat refuses."""
+        if await asyncio.to_thread(self._ledger.may_reply, openid, utcnow()):
+            return False
+        try:
+            await self._client.send_subscription(openid, template_id, page, data)
+            return True
+        except NotSubscribed as error:
+            log.warning("no subscription message to %s: %s", mask_openid(openid), error)
+        except WeChatApiError as error:
+            log.error("sending a subscription message to %s failed: %s", mask_openid(openid), error)
         return False
 
 

@@ -1,13 +1,17 @@
-"""Sending customer-service messages (客服消息) through WeChat's server API.
+"""Sending customer-service messages (客服消息) and subscription messages (订阅消息) through WeChat's server API.
 
 * ``GET /cgi-bin/token?grant_type=client_credential&appid=…&secret=…`` gives
   ``{"access_token", "expires_in"}`` (7200 s); we cache it until 5 minutes before it expires.
 * ``POST /cgi-bin/message/custom/send?access_token=…`` with
   ``{"touser", "msgtype": "text", "text": {"content"}}`` answers ``{"errcode": 0, "errmsg": "ok"}``.
 
-WeChat allows 5 messages within 48 h of the user's last message (45015 once the window is closed,
-45047 once the count is used up); 40001/40014/42001 mean the token is invalid or expired; -1 means
-"system busy, try again".
+* ``POST /cgi-bin/message/subscribe/send?access_token=…`` with ``{"touser", "template_id", "page",
+  "data": {"thing1": {"value"}, "character_string2": {"value"}, …}}`` (subscribeMessage.send) answers the same way.
+
+WeChat allows 5 customer-service messages within 48 h of the user's last message (45015 once the window is
+closed, 45047 once the count is used up); a subscription message needs the user's consent to that template
+(one message per consent) and answers 43101 without it; 40001/40014/42001 mean the token is invalid or
+expired; -1 means "system busy, try again".
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 SYSTEM_BUSY = -1
 WINDOW_CLOSED = 45015
 LIMIT_REACHED = 45047
+NOT_SUBSCRIBED = 43101
 TOKEN_MARGIN = 300.0  # refresh this many seconds before WeChat's expiry
 
 
@@ -48,12 +53,17 @@ class ReplyLimitReached(WeChatApiError):
     """45047: the 5 messages allowed per user message are used up."""
 
 
+class NotSubscribed(WeChatApiError):
+    """43101: the user has not accepted (or has refused, or used up) subscription messages of this template."""
+
+
 class WeChatUnavailable(WeChatApiError):
     """WeChat stayed busy (-1), answered HTTP 5xx, or was unreachable, after the retries."""
 
 
 def _error_for(errcode: int, errmsg: str) -> WeChatApiError:
-    cls = {WINDOW_CLOSED: ReplyWindowClosed, LIMIT_REACHED: ReplyLimitReached, SYSTEM_BUSY: WeChatUnavailable}
+    cls = {WINDOW_CLOSED: ReplyWindowClosed, LIMIT_REACHED: ReplyLimitReached, NOT_SUBSCRIBED: NotSubscribed,
+           SYSTEM_BUSY: WeChatUnavailable}
     return cls.get(errcode, WeChatApiError)(errcode, errmsg)
 
 
@@ -114,23 +124,30 @@ class CustomerServiceClient:
 
     async def send_text(self, openid: str, content: str) -> None:
         """Send a text message to ``openid``; raises ReplyWindowClosed, ReplyLimitReached, WeChatApiError."""
-        await self._send(openid, {"touser": openid, "msgtype": "text", "text": {"content": content}})
+        await self._send("/cgi-bin/message/custom/send", openid, {"touser": openid, "msgtype": "text", "text": {"content": content}})
 
-    async def _send(self, openid: str, payload: dict[str, Any]) -> None:
+    async def send_subscription(self, openid: str, template_id: str, page: str, data: dict[str, str]) -> None:
+        """Send a subscription message of ``template_id`` to ``openid``, its keywords ``data`` (name -> value), opening
+        ``page`` of the mini-program when tapped; raises NotSubscribed, WeChatApiError."""
+        payload = {"touser": openid, "template_id": template_id, "page": page,
+                   "data": {name: {"value": value} for name, value in data.items()}}
+        await self._send("/cgi-bin/message/subscribe/send", openid, payload)
+
+    async def _send(self, path: str, openid: str, payload: dict[str, Any]) -> None:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         refreshed = False
         while True:
             token = await self.access_token()
             data = await self._call(
                 "POST",
-                "/cgi-bin/message/custom/send",
+                path,
                 params={"access_token": token},
                 content=body,
                 headers={"Content-Type": "application/json; charset=utf-8"},
             )
             errcode, errmsg = _errcode(data), str(data.get("errmsg", ""))
             if errcode == 0:
-                log.info("wechat: sent %s to %s", payload.get("msgtype"), mask_openid(openid))
+                log.info("wechat: sent %s to %s", payload.get("msgtype", "a subscription message"), mask_openid(openid))
                 return
             if errcode in TOKEN_ERRORS and not refreshed:
                 log.warning("wechat: access_token rejected (%s), fetching a new one", errcode)

@@ -61,6 +61,12 @@ class WeChatLedger:
             user.replies_since += 1
             return True
 
+    def may_reply(self, openid: str, now: datetime) -> bool:
+        """Whether the citizen's allowance has a message left now (without taking it)."""
+        with self._db.session() as s:
+            user = s.get(WeChatUserRow, openid)
+            return user is not None and self.window.may_reply(user.last_message_at, user.replies_since, now)
+
     def exhaust(self, openid: str) -> None:
         """WeChat said the window is closed: believe it until the citizen writes again."""
         with self._db.session(write=True) as s:
