@@ -23,18 +23,18 @@ import hmac
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 from collections import deque
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from local_server import LocalServer
 
 ACCESS_KEY_ID = "LTAI-fake-0000000001"
 ACCESS_KEY_SECRET = "fake-access-key-secret"
@@ -155,21 +155,9 @@ class FakeSmsGateway:
 
     # --- running on a local port (the in-process app's settings point at it) ---------------------------
     def __enter__(self) -> "FakeSmsGateway":
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", ws="none", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake SMS gateway did not start")
-            time.sleep(0.01)
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._local = LocalServer(self.app, "fake SMS gateway")
+        self.base_url = self._local.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._local.stop()

@@ -30,18 +30,18 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import threading
 import time
 from collections import deque
 from datetime import datetime
 from typing import Any, Callable, Literal
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from local_server import LocalServer
 
 from api.wechat.crypto import WeChatCrypto
 from api.wechat.signature import message_signature, url_signature
@@ -85,8 +85,6 @@ class FakeWeChat:
         self._users: dict[str, list[float | int]] = {}  # openid -> [last message at, replies since]
         self._failures: deque[tuple[str, int]] = deque()
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
         self.app = Starlette(
             routes=[
                 Route("/cgi-bin/token", self._token, methods=["GET"]),
@@ -215,25 +213,12 @@ class FakeWeChat:
 
     # --- running -------------------------------------------------------------------------------
     def __enter__(self) -> "FakeWeChat":
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", ws="none", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake WeChat server did not start")
-            time.sleep(0.01)
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._local = LocalServer(self.app, "fake WeChat server")
+        self.base_url = self._local.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._local.stop()
 
 
 # --- what WeChat pushes to our message URL ----------------------------------------------------
