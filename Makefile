@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Test processes (pytest-xdist; each test file stays in one, so its served processes start once); 0: this one.
+TEST_WORKERS ?= 2
 
 .PHONY: install models run test quick bench clean
 
@@ -31,11 +33,15 @@ test: models
 		"install it with: sudo DEBIAN_FRONTEND=noninteractive apt-get install -y espeak-ng" >&2
 	@test -x /usr/sbin/nginx || echo "make test: nginx is missing: the deployment test skips (and fails under CI=true);" \
 		"install it with: sudo DEBIAN_FRONTEND=noninteractive apt-get install -y nginx" >&2
-	$(BIN)/python -m pytest
+	@test -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc || echo "make test: no CJK font: the 数据日报's charts draw boxes for Chinese;" \
+		"install it with: sudo DEBIAN_FRONTEND=noninteractive apt-get install -y fonts-wqy-zenhei" >&2
+	@command -v pdftoppm >/dev/null || echo "make test: pdftoppm is missing: the report's PDF is checked by its header only;" \
+		"install it with: sudo DEBIAN_FRONTEND=noninteractive apt-get install -y poppler-utils" >&2
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The quick loop while iterating: every test that needs neither the real models, a served process nor a browser.
 quick: install
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile
 
 bench: models
 	$(BIN)/python -m bench.retrieval

@@ -1,4 +1,4 @@
-"""Who may do what: four roles, and the region an account is limited to."""
+"""Who may do what: the roles, and the region an account is limited to."""
 from __future__ import annotations
 
 import enum
@@ -12,9 +12,13 @@ class Role(str, enum.Enum):
     REVIEWER = "reviewer"  # approves and publishes (or returns) changes, rolls entries back
     SEAT = "seat"          # takes handed-off tickets (a local or a remote 多援一 seat)
     ADMIN = "admin"        # accounts and code tables
+    TEAM_LEAD = "team_lead"      # leads a seat team (a city's own, or a 多援一 support team)
+    SUPERVISOR = "supervisor"    # 督办: escalations, urging departments, opening and closing support activations
+    DEPARTMENT = "department"    # a department or street office that tickets are dispatched to (转办)
+    MANAGER = "manager"          # sees the figures (reports, the wall), not citizens' words
 
 
-STAFF = (Role.EDITOR, Role.REVIEWER, Role.SEAT, Role.ADMIN)
+STAFF = tuple(Role)
 KNOWLEDGE_WORKERS = (Role.EDITOR, Role.REVIEWER)
 
 

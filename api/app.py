@@ -17,13 +17,13 @@ from api.limits import BodySizeLimit, JsonDepthLimit
 from api.metrics import HttpMetrics, Metrics
 from api.request_id import RequestId
 from api.routes import accounts, audit, blocks, changes, chat, console, entries, gaps, health, imports, labels, my_tickets
-from api.routes import operations, pages, search
-from api.routes import tickets, tryit, voice, wechat
+from api.routes import operations, pages, reports, search
+from api.routes import desk, tickets, tryit, voice, wechat
 from api.services import Services
 from api.worker_header import WorkerHeader
 
 ROUTERS = (health, operations, accounts, blocks, search, entries, changes, imports, audit, gaps, labels, chat, my_tickets,
-           tickets, wechat, voice, console, tryit, pages)
+           tickets, desk, wechat, voice, console, tryit, pages, reports)
 
 
 class Lifecycle(Protocol):

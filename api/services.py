@@ -12,13 +12,18 @@ from api.ratelimit import Guard
 from api.wechat.channel import WeChatChannel
 from assistant.engine import Engine
 from assistant.tryout import Tryout
+from desk.departments import DepartmentDirectory
 from desk.flows import Deliveries
+from desk.supervision import Supervision
+from desk.support import SupportDesk
 from desk.tickets import TicketDesk
+from desk.watch import QueueWatch
 from knowledge_base.changes import ChangeDesk
 from knowledge_base.follower import PublishFollower
 from knowledge_base.gaps import GapQueue
 from knowledge_base.labels import LabelStore
 from knowledge_base.service import KnowledgeBase
+from reports.service import Reports
 from storage.audit import AuditLog
 from storage.database import Database
 
@@ -42,6 +47,11 @@ class Services:
     tryout: Tryout | None = None  # "try it" (POST /v1/try): remembers the indexes it derived for drafts
     follower: PublishFollower | None = None  # keeps the index at the published revision (knowledge_base/follower.py)
     cookie_secure: bool = False  # the sign-in cookie goes over HTTPS only
+    reports: Reports | None = None  # the manager's view: daily report, surge alarm (reports/service.py)
+    support: SupportDesk | None = None  # seat teams and 多援一 activations (desk/support.py)
+    departments: DepartmentDirectory | None = None  # where tickets are dispatched (desk/departments.py)
+    supervision: Supervision | None = None  # 督办: the escalation job (desk/supervision.py)
+    desk_watch: QueueWatch | None = None  # wakes the workbenches when a ticket's timeline moves (desk/watch.py)
 
 
 def get_services(request: Request) -> Services:

@@ -243,6 +243,9 @@ class Engine:
         if verdict.kind is Kind.CLARIFY:
             return self._clarify(turn, [c.entry for c in verdict.offered], verdict.confidence, scored), replace(
                 state, offered=[c.entry.id for c in verdict.offered], answered=None)
+        unclear = self.rules.unclear
+        if not state.rejected and unclear.too_short(said) and state.prompts < unclear.prompts_before_handoff:
+            return self._prompt(turn, "unclear"), replace(state, prompts=state.prompts + 1)
         reason = "low_confidence" if verdict.candidates else "no_candidate"
         return self._handoff(turn, said, state, index, reason, scored, verdict.confidence)
 

@@ -55,11 +55,20 @@ class UrgencyLevel:
 @dataclass(frozen=True)
 class Unclear:
     min_distinct_han: int = 2
+    min_question_han: int = 4
     prompts_before_handoff: int = 2
 
     def __call__(self, text: str) -> bool:
         """Whether a message has too few different Chinese characters to be a question."""
-        return len({ch for ch in text if _HAN.match(ch)}) < self.min_distinct_han
+        return _distinct_han(text) < self.min_distinct_han
+
+    def too_short(self, text: str) -> bool:
+        """Whether a message is too short to take down when nothing answers it ("测试", "社保")."""
+        return _distinct_han(text) < self.min_question_han
+
+
+def _distinct_han(text: str) -> int:
+    return len({ch for ch in text if _HAN.match(ch)})
 
 
 @dataclass(frozen=True)

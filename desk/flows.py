@@ -66,10 +66,11 @@ class Replied:
     delivered: str | None  # what carried the reply to the citizen ("wechat", "sms"); None: the seat calls back
 
 
-async def reply_to_citizen(desk: TicketDesk, deliveries: Deliveries, number: str, seat: str, text: str) -> Replied:
-    """Records `seat`'s reply on ticket `number` (only the seat that claimed it may reply), then sends it to the
-    citizen by the first of the ticket's channel's deliveries that can carry it now."""
-    ticket = await asyncio.to_thread(desk.reply, number, seat, text)
+async def reply_to_citizen(desk: TicketDesk, deliveries: Deliveries, number: str, seat: str, text: str,
+                           city: str | None = None) -> Replied:
+    """Records `seat`'s reply on ticket `number` (only the seat that claimed it may reply; `city`: the city of its
+    seat, 多援一), then sends it to the citizen by the first of the ticket's channel's deliveries that can carry it now."""
+    ticket = await asyncio.to_thread(lambda: desk.reply(number, seat, text, city=city))
     worded = deliveries.seat_reply.format(number=ticket.number, text=text)
     for delivery in deliveries.channels.get(ticket.channel, ()):
         if await delivery.deliver(ticket, worded):

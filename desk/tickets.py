@@ -1,30 +1,35 @@
-"""Handoff tickets (工单) and what seats do with them: list, claim, reply, close.
+"""Handoff tickets (工单) and their lifecycle: 受理 → 转办 → department reply → 回访 → 办结 → 归档, with 督办 on the way.
 
-A ticket is written once with everything the citizen already said, so a seat — local or remote
-(多援一) — never asks them to repeat. Its number is the Beijing date of creation and a sequence.
+A ticket is written once with everything the citizen already said, so a seat — local or remote (多援一) — never
+asks them to repeat. Its number is the Beijing date of creation and a sequence. Every step is one named method
+(`claim`, `reply`, `dispatch`, `close`, `call_back`, `archive`, …) that checks the state the ticket may come from
+(desk/lifecycle.py; `TicketConflict` otherwise) and, in the same transaction, writes an event on the ticket's
+timeline (who, from which city's seat, when, what) and an audit record.
 """
 from __future__ import annotations
 
-import enum
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, object_session
 
-from ground.regions import REGION_SEPARATOR
+from desk.deadlines import DeskDeadlines
+from desk.lifecycle import HELD, LIVE, CallbackResult, TicketStatus, Transition, TRANSITIONS
+from desk.scope import TicketScope, under
 from ground.clock import BEIJING, as_utc, utcnow
 from ground.errors import DomainError, ErrorKind
+from ground.privacy import mask_value
+from storage.audit import record
 from storage.database import Database
-from storage.tables import TicketRow
+from storage.tables import TicketEventRow, TicketRow
 
 URGENCY_ORDER = ("紧急", "次紧急", "一般")
 
-
-class TicketStatus(str, enum.Enum):
-    OPEN = "open"          # waiting for a seat
-    CLAIMED = "claimed"    # a seat has taken it
-    REPLIED = "replied"    # the seat has answered the citizen
-    CLOSED = "closed"      # 办结
+__all__ = ["TicketStatus", "CallbackResult", "Ticket", "TicketDraft", "TicketDesk", "TicketEvent", "TicketNotFound",
+           "TicketConflict", "CitizenTicketNotFound", "OutsideScope", "AtCapacity", "QueueEmpty", "URGENCY_ORDER"]
 
 
 class TicketNotFound(DomainError, LookupError):
@@ -48,8 +53,30 @@ class CitizenTicketNotFound(DomainError, LookupError):
         super().__init__(message)
 
 
+class OutsideScope(DomainError, PermissionError):
+    """The ticket is neither of the seat's own city nor of a city its team supports now (多援一)."""
+
+    code, kind = "not_your_city", ErrorKind.FORBIDDEN
+
+
+class AtCapacity(DomainError, RuntimeError):
+    """The seat already holds as many tickets as it may at once."""
+
+    code, kind = "at_capacity", ErrorKind.CONFLICT
+
+
+class QueueEmpty(DomainError, LookupError):
+    """No ticket is waiting that this seat may take."""
+
+    code, kind = "queue_empty", ErrorKind.NOT_FOUND
+
+
 def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
+
+
+def urgency_rank(urgency: str) -> int:
+    return URGENCY_ORDER.index(urgency) if urgency in URGENCY_ORDER else len(URGENCY_ORDER)
 
 
 @dataclass(frozen=True)
@@ -83,7 +110,7 @@ class Ticket:
     transcript: list[dict]
     request_type: str
     urgency: str
-    due_at: datetime
+    due_at: datetime  # dispatch (派单) deadline
     region: str | None
     caller: str | None
     conversation_id: str | None
@@ -101,24 +128,66 @@ class Ticket:
     claimed_at: datetime | None
     replied_at: datetime | None
     closed_at: datetime | None
+    seat_city: str | None = None
+    department: str | None = None
+    department_handler: str | None = None
+    department_reply: str | None = None
+    dispatched_at: datetime | None = None
+    department_replied_at: datetime | None = None
+    close_due_at: datetime | None = None
+    callback_due_at: datetime | None = None
+    callback_result: str | None = None
+    callback_at: datetime | None = None
+    archived_at: datetime | None = None
+    escalation: str | None = None
+    escalated_at: datetime | None = None
+    urge_count: int = 0
+    parent_number: str | None = None  # merged under this ticket: closing it closes this one too
 
     @classmethod
     def from_row(cls, row: TicketRow) -> "Ticket":
-        return cls(
-            number=row.number, status=TicketStatus(row.status), channel=row.channel, summary=row.summary, reason=row.reason,
-            transcript=list(row.transcript), request_type=row.request_type, urgency=row.urgency, due_at=row.due_at,
-            region=row.region, caller=row.caller, conversation_id=row.conversation_id, category_code=row.category_code,
-            category_name=row.category_name, category_score=row.category_score, category_source=row.category_source,
-            candidates=list(row.candidates), asr_confidence=row.asr_confidence, details=row.details, seat=row.seat, reply=row.reply,
-            created_at=row.created_at, updated_at=row.updated_at, claimed_at=row.claimed_at, replied_at=row.replied_at,
-            closed_at=row.closed_at,
-        )
+        values = {f.name: getattr(row, f.name) for f in dataclasses.fields(cls)}
+        values.update(status=TicketStatus(row.status), transcript=list(row.transcript), candidates=list(row.candidates),
+                      urge_count=row.urge_count or 0)
+        return cls(**values)
+
+    @property
+    def deadline(self) -> datetime | None:
+        """The deadline that matters now: dispatch while no seat has answered, then closing, then the call-back."""
+        if self.status in (TicketStatus.OPEN, TicketStatus.CLAIMED):
+            return self.due_at
+        if self.status in LIVE:
+            return self.close_due_at
+        if self.status is TicketStatus.CLOSED and not self.callback_result:
+            return self.callback_due_at
+        return None
+
+
+@dataclass(frozen=True)
+class TicketEvent:
+    id: int
+    ticket_number: str
+    kind: str
+    actor: str
+    actor_city: str | None
+    at: datetime
+    detail: dict
+
+
+def record_event(session: Session, number: str, kind: str, *, actor: str, city: str | None, at: datetime,
+                 **detail) -> None:
+    """One step on ticket `number`'s timeline and in the audit trail, in `session`'s transaction."""
+    detail = mask_value(detail)
+    session.add(TicketEventRow(ticket_number=number, kind=kind, actor=actor, actor_city=city, at=at, detail=detail))
+    record(session, actor=actor, action=f"ticket.{kind}", target=f"ticket:{number}", at=at, city=city, **detail)
 
 
 class TicketDesk:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, deadlines: DeskDeadlines | None = None):
         self._db = db
+        self.deadlines = deadlines or DeskDeadlines.load()
 
+    # ---- 受理 ------------------------------------------------------------------------------------
     def open(self, draft: TicketDraft, now: datetime | None = None) -> Ticket:
         now = as_utc(now or utcnow())
         with self._db.session(write=True) as s:
@@ -129,10 +198,14 @@ class TicketDesk:
                 category_code=draft.category_code, category_name=draft.category_name, category_score=draft.category_score,
                 category_source=draft.category_source, candidates=draft.candidates, asr_confidence=draft.asr_confidence,
                 details=draft.details, status=TicketStatus.OPEN.value, created_at=now, updated_at=now,
+                close_due_at=self.deadlines.close_due(draft.request_type, now), escalation_level=0, urge_count=0,
+                urgency_rank=urgency_rank(draft.urgency),
             )
             s.add(row)
             s.flush()  # the sequence number
             row.number = f"{now.astimezone(BEIJING):%Y%m%d}{row.id:06d}"
+            record_event(s, row.number, "opened", actor=f"{draft.channel}", city=None, at=now, urgency=draft.urgency,
+                         request_type=draft.request_type, region=draft.region)
             return Ticket.from_row(row)
 
     def open_or_add(self, draft: TicketDraft, now: datetime | None = None) -> Ticket:
@@ -143,7 +216,7 @@ class TicketDesk:
         if draft.conversation_id:
             with self._db.session(write=True) as s:
                 row = s.execute(select(TicketRow).where(TicketRow.conversation_id == draft.conversation_id,
-                                                        TicketRow.status != TicketStatus.CLOSED.value)
+                                                        TicketRow.status.in_([st.value for st in LIVE]))
                                 .order_by(TicketRow.id.desc()).limit(1).with_for_update()).scalar_one_or_none()
                 if row is not None:
                     row.transcript, row.updated_at = draft.transcript, now
@@ -152,6 +225,7 @@ class TicketDesk:
                     return Ticket.from_row(row)
         return self.open(draft, now)
 
+    # ---- reading -------------------------------------------------------------------------------
     def get(self, number: str) -> Ticket:
         with self._db.session() as s:
             return Ticket.from_row(self._row(s, number))
@@ -171,22 +245,40 @@ class TicketDesk:
             return ticket
         raise CitizenTicketNotFound()
 
-    def list(self, *, region: str | None = None, urgency: str | None = None, status: TicketStatus | None = None,
-             seat: str | None = None, limit: int = 50, offset: int = 0) -> list[Ticket]:
-        """The queue: most urgent first, then the nearest deadline. `region` includes its sub-regions."""
+    def list(self, *, region: str | None = None, urgency: str | None = None,
+             status: TicketStatus | tuple[TicketStatus, ...] | None = None, seat: str | None = None,
+             scope: TicketScope | None = None, department: str | None = None, escalated: bool = False,
+             unmerged: bool = False, limit: int = 50, offset: int = 0) -> list[Ticket]:
+        """The queue: most urgent first, then the nearest deadline. `region` includes its sub-regions; `unmerged`: only
+        tickets not merged under another (those are closed with their parent)."""
         query = select(TicketRow)
         if region:
-            query = query.where((TicketRow.region == region) | TicketRow.region.startswith(region + REGION_SEPARATOR))
+            query = query.where(under(region))
         if urgency:
             query = query.where(TicketRow.urgency == urgency)
         if status:
-            query = query.where(TicketRow.status == status.value)
+            statuses = (status,) if isinstance(status, TicketStatus) else status
+            query = query.where(TicketRow.status.in_([st.value for st in statuses]))
         if seat:
             query = query.where(TicketRow.seat == seat)
-        rank = case({name: i for i, name in enumerate(URGENCY_ORDER)}, value=TicketRow.urgency, else_=len(URGENCY_ORDER))
-        query = query.order_by(rank, TicketRow.due_at, TicketRow.id).limit(limit).offset(offset)
+        if scope is not None:
+            query = query.where(scope.clause())
+        if department:
+            query = query.where(TicketRow.department == department)
+        if escalated:
+            query = query.where(TicketRow.escalation_level > 0)
+        if unmerged:
+            query = query.where(TicketRow.parent_number.is_(None))
+        query = query.order_by(TicketRow.urgency_rank, TicketRow.due_at, TicketRow.id).limit(limit).offset(offset)
         with self._db.session() as s:
             return [Ticket.from_row(r) for r in s.execute(query).scalars()]
+
+    def timeline(self, number: str) -> list[TicketEvent]:
+        with self._db.session() as s:
+            self._row(s, number)
+            rows = s.execute(select(TicketEventRow).where(TicketEventRow.ticket_number == number)
+                             .order_by(TicketEventRow.id)).scalars()
+            return [TicketEvent(r.id, r.ticket_number, r.kind, r.actor, r.actor_city, r.at, dict(r.detail)) for r in rows]
 
     def waiting_by_urgency(self) -> dict[str, int]:
         """How many tickets wait for a seat (open, unclaimed), by urgency, every urgency named even when none
@@ -196,40 +288,187 @@ class TicketDesk:
         with self._db.session() as s:
             return dict.fromkeys(URGENCY_ORDER, 0) | {urgency: count for urgency, count in s.execute(query)}
 
-    def claim(self, number: str, seat: str, now: datetime | None = None) -> Ticket:
-        def change(row: TicketRow, at: datetime) -> None:
-            if row.status == TicketStatus.OPEN.value or (row.status == TicketStatus.CLAIMED.value and row.seat == seat):
-                row.status, row.seat, row.claimed_at = TicketStatus.CLAIMED.value, seat, row.claimed_at or at
-                return
-            raise TicketConflict(f"ticket {number} is {row.status}" + (f" by {row.seat}" if row.seat else "") + "; it cannot be claimed")
-        return self._change(number, change, now)
+    # ---- the seat's steps ------------------------------------------------------------------------
+    def claim(self, number: str, seat: str, now: datetime | None = None, *, city: str | None = None,
+              scope: TicketScope | None = None) -> Ticket:
+        """Take ticket `number` (a seat of `city`); with `scope`, only a ticket the seat may work."""
+        def change(row: TicketRow, at: datetime) -> dict | None:
+            if row.status == TicketStatus.CLAIMED.value and row.seat == seat:
+                return None  # claimed again by its holder: nothing happened
+            row.seat, row.seat_city, row.claimed_at = seat, city, row.claimed_at or at
+            return {}
+        return self._step("claim", number, seat, city, change, now, scope=scope)
 
-    def reply(self, number: str, seat: str, text: str, now: datetime | None = None) -> Ticket:
-        def change(row: TicketRow, at: datetime) -> None:
+    def take_next(self, seat: str, scope: TicketScope, capacity: int, now: datetime | None = None, *,
+                  city: str | None = None) -> Ticket:
+        """"Take the next one": the most urgent, nearest-deadline waiting ticket `seat` may work, claimed for it. Two
+        seats asking at once never get the same ticket (PostgreSQL: the row is locked, others skip it; SQLite: one
+        writer at a time). A seat holding `capacity` tickets gets `AtCapacity`."""
+        now = as_utc(now or utcnow())
+        with self._db.session(write=True) as s:
+            held = s.execute(select(func.count()).where(TicketRow.seat == seat,
+                                                        TicketRow.status.in_([st.value for st in HELD]))).scalar_one()
+            if held >= capacity:
+                raise AtCapacity(f"{seat} holds {held} tickets, its capacity; reply to or close one first")
+            row = s.execute(select(TicketRow).where(TicketRow.status == TicketStatus.OPEN.value, TicketRow.parent_number.is_(None),
+                                                    scope.clause())
+                            .order_by(TicketRow.urgency_rank, TicketRow.due_at, TicketRow.id).limit(1)
+                            .with_for_update(skip_locked=True)).scalar_one_or_none()
+            if row is None:
+                raise QueueEmpty()
+            row.status, row.seat, row.seat_city, row.claimed_at, row.updated_at = (
+                TicketStatus.CLAIMED.value, seat, city, row.claimed_at or now, now)
+            record_event(s, row.number, TRANSITIONS["claim"].event, actor=seat, city=city, at=now, how="take_next")
+            return Ticket.from_row(row)
+
+    def reply(self, number: str, seat: str, text: str, now: datetime | None = None, *, city: str | None = None) -> Ticket:
+        def change(row: TicketRow, at: datetime) -> dict:
             self._require_holder(row, seat, "reply to")
-            row.status, row.reply, row.replied_at = TicketStatus.REPLIED.value, text, at
-        return self._change(number, change, now)
+            row.reply, row.replied_at = text, at
+            return {"length": len(text)}
+        return self._step("reply", number, seat, city, change, now)
 
-    def close(self, number: str, seat: str, now: datetime | None = None) -> Ticket:
-        def change(row: TicketRow, at: datetime) -> None:
+    def dispatch(self, number: str, seat: str, department: str, now: datetime | None = None, *, city: str | None = None,
+                 note: str = "", direct: bool = False) -> Ticket:
+        """转办 to `department` (its code; `direct`: 一单直达, straight to a street office)."""
+        def change(row: TicketRow, at: datetime) -> dict:
+            self._require_holder(row, seat, "dispatch")
+            row.department, row.department_handler, row.department_reply = department, None, None
+            row.dispatched_at, row.department_replied_at = at, None
+            return {"department": department, "direct": direct, "note": note}
+        return self._step("dispatch", number, seat, city, change, now)
+
+    def close(self, number: str, seat: str, now: datetime | None = None, *, city: str | None = None, note: str = "") -> Ticket:
+        """办结: the call-back falls due the working day after. The tickets merged under it are closed with it, with its
+        reply (each an event of its own)."""
+        def change(row: TicketRow, at: datetime) -> dict:
             self._require_holder(row, seat, "close")
-            row.status, row.closed_at = TicketStatus.CLOSED.value, at
-        return self._change(number, change, now)
+            self._close_row(row, at)
+            session = object_session(row)
+            children = session.execute(select(TicketRow).where(TicketRow.parent_number == row.number,
+                                                               TicketRow.status.in_([st.value for st in LIVE]))).scalars().all()
+            for child in children:
+                self._close_row(child, at)
+                child.status, child.updated_at = TicketStatus.CLOSED.value, at
+                child.reply, child.replied_at = child.reply or row.reply, child.replied_at or (at if row.reply else None)
+                record_event(session, child.number, TRANSITIONS["close"].event, actor=seat, city=city, at=at, parent=row.number)
+            detail = {"note": note} if note else {}
+            return detail | ({"merged": [c.number for c in children]} if children else {})
+        return self._step("close", number, seat, city, change, now)
 
+    def _close_row(self, row: TicketRow, at: datetime) -> None:
+        row.closed_at, row.callback_due_at = at, self.deadlines.callback_due(at)
+        row.escalation, row.escalation_level = None, 0
+
+    def call_back(self, number: str, by: str, result: CallbackResult, now: datetime | None = None, *,
+                  city: str | None = None, note: str = "") -> Ticket:
+        """回访: the citizen's satisfaction. 不满意 reopens the ticket: back in the queue with a new dispatch
+        deadline; the other results leave it closed, ready to archive."""
+        def change(row: TicketRow, at: datetime) -> dict:
+            if row.callback_result is not None:
+                raise TicketConflict(f"ticket {row.number} was already called back ({row.callback_result})")
+            if result is CallbackResult.UNSATISFIED:
+                row.seat, row.seat_city, row.claimed_at, row.replied_at, row.closed_at = None, None, None, None, None
+                row.due_at = self.deadlines.dispatch_due(row.urgency, at)
+                row.close_due_at = self.deadlines.close_due(row.request_type, at)
+                row.callback_due_at, row.escalation, row.escalation_level = None, None, 0
+            else:
+                row.callback_result, row.callback_at = result.value, at
+            return {"result": result.value, "note": note}
+        transition = "reopen" if result is CallbackResult.UNSATISFIED else "call_back"
+        return self._step(transition, number, by, city, change, now)
+
+    def archive(self, number: str, by: str, now: datetime | None = None, *, city: str | None = None) -> Ticket:
+        def change(row: TicketRow, at: datetime) -> dict:
+            if row.callback_result is None:
+                raise TicketConflict(f"ticket {row.number} has not been called back yet (回访); archive it after")
+            row.archived_at = at
+            return {}
+        return self._step("archive", number, by, city, change, now)
+
+    def reclassify(self, number: str, by: str, code: str, name: str, now: datetime | None = None, *,
+                   city: str | None = None) -> Ticket:
+        """A seat files the ticket under another category of the code table (the classifier's label to learn from)."""
+        def change(row: TicketRow, at: datetime) -> dict:
+            before = row.category_code
+            row.category_code, row.category_name, row.category_score, row.category_source = code, name, None, "seat"
+            return {"from": before, "to": code}
+        return self._step("reclassify", number, by, city, change, now)
+
+    def link(self, number: str, parent: str, by: str, now: datetime | None = None, *, city: str | None = None) -> Ticket:
+        """Merges ticket `number` under `parent` (the same matter: one caller twice, or many callers reporting one burst
+        main): closing the parent closes it with the parent's reply. One level only."""
+        def change(row: TicketRow, at: datetime) -> dict:
+            session = object_session(row)
+            head = self._row(session, parent)
+            if head.number == row.number or head.parent_number:
+                raise TicketConflict(f"ticket {parent} cannot be the parent: it is {row.number} itself or merged under another")
+            if TicketStatus(head.status) not in LIVE:
+                raise TicketConflict(f"ticket {parent} is {head.status}; merge under a ticket still being worked")
+            if session.execute(select(TicketRow.id).where(TicketRow.parent_number == row.number).limit(1)).first():
+                raise TicketConflict(f"ticket {row.number} has tickets merged under it; it cannot go under another")
+            row.parent_number = parent
+            return {"parent": parent}
+        return self._step("link", number, by, city, change, now)
+
+    # ---- the department's steps --------------------------------------------------------------------
+    def department_claim(self, number: str, department: str, handler: str, now: datetime | None = None) -> Ticket:
+        def change(row: TicketRow, at: datetime) -> dict:
+            self._require_department(row, department)
+            row.department_handler = handler
+            return {"department": department}
+        return self._step("department_claim", number, handler, None, change, now)
+
+    def department_answer(self, number: str, department: str, handler: str, text: str,
+                          now: datetime | None = None) -> Ticket:
+        def change(row: TicketRow, at: datetime) -> dict:
+            self._require_department(row, department)
+            row.department_handler, row.department_reply, row.department_replied_at = handler, text, at
+            return {"department": department, "length": len(text)}
+        return self._step("department_answer", number, handler, None, change, now)
+
+    # ---- 督办 ------------------------------------------------------------------------------------
+    def urge(self, number: str, supervisor: str, note: str, now: datetime | None = None, *, city: str | None = None) -> Ticket:
+        """A supervisor urges the department working the ticket (催办), recorded on its timeline."""
+        def change(row: TicketRow, at: datetime) -> dict:
+            row.urge_count = (row.urge_count or 0) + 1
+            return {"department": row.department, "note": note, "count": row.urge_count}
+        return self._step("urge", number, supervisor, city, change, now)
+
+    # ---- the machinery -------------------------------------------------------------------------
     @staticmethod
     def _require_holder(row: TicketRow, seat: str, action: str) -> None:
-        if row.status == TicketStatus.CLOSED.value:
-            raise TicketConflict(f"ticket {row.number} is already closed")
         if row.seat != seat:
             holder = f"claimed by {row.seat}" if row.seat else "not claimed yet"
             raise TicketConflict(f"ticket {row.number} is {holder}; claim it before you {action} it")
 
-    def _change(self, number: str, change, now: datetime | None) -> Ticket:
+    @staticmethod
+    def _require_department(row: TicketRow, department: str) -> None:
+        if row.department != department:
+            raise TicketConflict(f"ticket {row.number} is not dispatched to {department}")
+
+    def _step(self, name: str, number: str, actor: str, city: str | None, change: Callable[[TicketRow, datetime], dict | None],
+              now: datetime | None, *, scope: TicketScope | None = None) -> Ticket:
+        transition: Transition = TRANSITIONS[name]
         now = as_utc(now or utcnow())
         with self._db.session(write=True) as s:
             row = self._row(s, number, lock=True)
-            change(row, now)
+            if scope is not None and s.execute(select(TicketRow.id).where(TicketRow.id == row.id, scope.clause())).first() is None:
+                raise OutsideScope(f"ticket {number} ({row.region or 'no region'}) is neither of your city nor of a "
+                                   f"city your team supports now")
+            status = TicketStatus(row.status)
+            if status not in transition.sources and not (name == "claim" and status is TicketStatus.CLAIMED and row.seat == actor):
+                if status is TicketStatus.OPEN:
+                    raise TicketConflict(f"ticket {number} is not claimed yet; claim it before it can be {transition.done}")
+                holder = f" by {row.seat}" if row.seat and status is TicketStatus.CLAIMED else ""
+                raise TicketConflict(f"ticket {number} is {status.value}{holder}; it cannot be {transition.done} now")
+            detail = change(row, now)
+            if detail is None:
+                return Ticket.from_row(row)
+            if transition.target is not None:
+                row.status = transition.target.value
             row.updated_at = now
+            record_event(s, number, transition.event, actor=actor, city=city, at=now, **detail)
             return Ticket.from_row(row)
 
     @staticmethod

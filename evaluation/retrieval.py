@@ -31,11 +31,18 @@ def _silent(total: int, description: str) -> Callable[[int], None]:
 
 def evaluate_retrieval(kb_path: Path, queries_path: Path, embedder: QueryEmbedder, build_engine: EngineFactory, *,
                        channel: str = "chat", params: RetrievalParams | None = None,
-                       progress: ProgressFactory = _silent) -> dict:
+                       progress: ProgressFactory = _silent, with_labels: bool = False, seed: int = 0) -> dict:
     """Loads the pack into an isolated temporary database and index (never the service's own) and
-    returns the ranking measures and the engine's decisions on `channel`."""
+    returns the ranking measures and the engine's decisions on `channel`.
+
+    `with_labels`: the hotline's labels, played by the pack itself — its entries are split in half at random;
+    the queries about one half (and half of those nothing answers) are the labelled traffic the confidence is
+    refitted from (knowledge_base/labels.py), and only the other half's are measured."""
     entries = read_entries(kb_path)
     queries = read_queries(queries_path)
+    labelled: list = []
+    if with_labels:
+        labelled, queries = split_for_labels(entries, queries, seed=seed)
     with tempfile.TemporaryDirectory(prefix="frontdoor-eval-") as scratch:
         db = Database(f"sqlite:///{Path(scratch) / 'eval.db'}")
         try:
@@ -43,12 +50,36 @@ def evaluate_retrieval(kb_path: Path, queries_path: Path, embedder: QueryEmbedde
             store = KnowledgeStore(db)
             store.import_entries(entries, by="eval", source=str(kb_path))
             knowledge = KnowledgeBase(store, embedder, EmbeddingCache(db), params,
-                                      progress=progress(sum(len(e.phrasings()) for e in entries), "indexing"))
+                                      progress=progress(sum(len(e.phrasings()) for e in entries), "indexing"),
+                                      labelled=lambda: labelled)
             knowledge.index.refresh(force=True)
-            return evaluate_engine(knowledge, queries, channel=channel, build_engine=build_engine, db=db,
-                                   progress=progress)
+            figures = evaluate_engine(knowledge, queries, channel=channel, build_engine=build_engine, db=db,
+                                      progress=progress)
+            figures["labelled"] = len(labelled)
+            return figures
         finally:
             db.dispose()
+
+
+def split_for_labels(entries, queries: Sequence[Query], *, seed: int = 0) -> tuple[list, list[Query]]:
+    """(the labelled traffic, the queries to measure): entries split in half at random; queries about the first
+    half, and every other query nothing answers, become labels (as a citizen's choice or a seat's "no entry
+    answers this" would); the rest are measured."""
+    import numpy as np
+
+    from knowledge_base.retrieval.self_supervision import Labelled
+
+    rng = np.random.default_rng(seed)
+    ids = sorted(e.id for e in entries)
+    labelled_half = set(np.array(ids)[rng.permutation(len(ids))[: len(ids) // 2]].tolist())
+    labelled, measured = [], []
+    for i, query in enumerate(queries):
+        learn = query.expected in labelled_half if query.expected is not None else rng.random() < 0.5
+        if learn:
+            labelled.append(Labelled(query.text, query.expected, True))
+        else:
+            measured.append(query)
+    return labelled, measured
 
 
 def evaluate_engine(knowledge: KnowledgeBase, queries: Sequence[Query], *, channel: str, build_engine: EngineFactory,

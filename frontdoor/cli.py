@@ -168,7 +168,7 @@ def cmd_eval_retrieval(args: argparse.Namespace, settings: Settings) -> int:
 
     embedder = load_embedder(settings)
     figures = evaluate_retrieval(Path(args.kb), Path(args.queries), embedder, engine_factory(settings),
-                                 channel=args.channel, progress=stage_progress())
+                                 channel=args.channel, progress=stage_progress(), with_labels=args.with_labels)
     print(json.dumps(figures, ensure_ascii=False))
     return 0
 
@@ -233,6 +233,22 @@ def cmd_train_classifier(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_confidence_refit(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
+    from frontdoor.components import open_database
+    from knowledge_base.labels import LabelStore
+
+    db = open_database(settings)
+    try:
+        done = LabelStore(db).refit(by="cli", window=timedelta(days=args.days))
+    finally:
+        db.dispose()
+    print(f"refit asked: {done.labels} labels from {done.labels_since:%Y-%m-%d %H:%M} to {done.labels_until:%Y-%m-%d %H:%M} UTC; "
+          f"every worker learns from them at knowledge revision {done.revision}")
+    return 0
+
+
 def cmd_codes_import(args: argparse.Namespace, settings: Settings) -> int:
     from desk.categories import read_code_table
     from desk.classification import CodeTable
@@ -245,6 +261,34 @@ def cmd_codes_import(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         db.dispose()
     print(f"code table {args.file}: {count} categories imported (replacing the previous table)")
+    return 0
+
+
+def cmd_desk_supervise(args: argparse.Namespace, settings: Settings) -> int:
+    from desk.supervision import Supervision
+    from frontdoor.components import open_database
+
+    db = open_database(settings)
+    try:
+        escalated = Supervision(db).run()
+    finally:
+        db.dispose()
+    for item in escalated:
+        print(f"{item.ticket_number}\t{item.kind}")
+    print(f"supervision: {len(escalated)} tickets escalated")
+    return 0
+
+
+def cmd_desk_departments(args: argparse.Namespace, settings: Settings) -> int:
+    from desk.departments import DepartmentDirectory
+    from frontdoor.components import open_database
+
+    db = open_database(settings)
+    try:
+        departments = DepartmentDirectory(db).import_csv(Path(args.file).read_bytes(), by="cli")
+    finally:
+        db.dispose()
+    print(f"department directory {args.file}: {len(departments)} departments and street offices imported")
     return 0
 
 
@@ -385,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--queries", required=True, help="PACK.queries.jsonl")
     retrieval.add_argument("--channel", choices=("chat", "voice"), default="chat",
                            help="whose thresholds decide (voice must be right more often)")
+    retrieval.add_argument("--with-labels", action="store_true",
+                           help="the hotline's labels played by the pack: half its entries' queries refit the "
+                                "confidence, the other half is measured")
     retrieval.set_defaults(run=cmd_eval_retrieval)
     classify = evaluate.add_parser("classify", help="train a ticket classifier on one file, measure it on another; the last line is JSON")
     classify.add_argument("--train", required=True, help="labelled tickets, JSONL {text, label}")
@@ -408,16 +455,30 @@ def build_parser() -> argparse.ArgumentParser:
     train_classifier.add_argument("file")
     train_classifier.set_defaults(run=cmd_train_classifier)
 
+    confidence = sub.add_parser("confidence", help="the answer confidence").add_subparsers(dest="confidence_command", required=True)
+    refit = confidence.add_parser("refit", help="learn the answer confidence again, from the hotline's labels too "
+                                                "(every worker rebuilds within seconds; schedule it, e.g. nightly)")
+    refit.add_argument("--days", type=int, default=90, help="learn from the labels of the last DAYS days (default 90)")
+    refit.set_defaults(run=cmd_confidence_refit)
+
     codes = sub.add_parser("codes", help="the request-category code table").add_subparsers(dest="codes_command", required=True)
     codes_import = codes.add_parser("import", help="import a code table (CSV: code,name,parent — or one column per level)")
     codes_import.add_argument("file")
     codes_import.set_defaults(run=cmd_codes_import)
 
+    desk = sub.add_parser("desk", help="the seats' desk").add_subparsers(dest="desk_command", required=True)
+    desk.add_parser("supervise", help="escalate (督办) the tickets near or past a deadline, once; safe beside the "
+                                      "workers' own timer").set_defaults(run=cmd_desk_supervise)
+    departments = desk.add_parser("departments", help="import the department directory (CSV: code,name,kind,region,account)")
+    departments.add_argument("file")
+    departments.set_defaults(run=cmd_desk_departments)
+
     accounts = sub.add_parser("accounts", help="people and machines that sign in").add_subparsers(dest="accounts_command", required=True)
     create = accounts.add_parser("create", help="create an account (the first admin: --role admin); the password is asked "
                                                 "twice, or read from the first line of standard input")
     create.add_argument("username", help="2–50 of a-z 0-9 _ . -")
-    create.add_argument("--role", required=True, choices=("admin", "editor", "reviewer", "seat"))
+    create.add_argument("--role", required=True, choices=("admin", "editor", "reviewer", "seat", "team_lead", "supervisor",
+                                                          "department", "manager"))
     create.add_argument("--region", default="", help="limit the account to a region, e.g. 江苏省/扬州市 (default: every region)")
     create.add_argument("--may-edit-wider", action="store_true", help="may also change entries scoped wider than --region")
     create.add_argument("--display-name", help="the name shown in the console and the audit trail")

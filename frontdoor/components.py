@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from api.wechat.channel import WeChatChannel
     from assistant.engine import Engine
     from desk.flows import Deliveries
+    from desk.supervision import Supervision
+    from desk.tickets import TicketDesk
+    from reports.service import Reports
     from voice.services import VoiceServices
 
 E5_NAME = "multilingual-e5-small"
@@ -205,13 +208,14 @@ def build_services(settings: Settings, http: httpx.AsyncClient, *, embedder: Emb
     from knowledge_base.gaps import GapQueue
     from knowledge_base.labels import LabelStore
     from knowledge_base.service import KnowledgeBase
-    from knowledge_base.store import EmbeddingCache, KnowledgeStore
+    from knowledge_base.store import CalibrationStore, EmbeddingCache, KnowledgeStore
     from storage.audit import AuditLog
     from voice.records import CallRecords
 
     db = open_database(settings)
     embedder = embedder or load_embedder(settings)
-    knowledge = KnowledgeBase(KnowledgeStore(db), embedder, EmbeddingCache(db))
+    knowledge = KnowledgeBase(KnowledgeStore(db), embedder, EmbeddingCache(db), calibrations=CalibrationStore(db),
+                              labelled=LabelStore(db).labelled_for_calibration)
     if settings.seed_on_start:
         knowledge.load_seed_if_empty()
         load_seed_code_table(db)
@@ -224,7 +228,56 @@ def build_services(settings: Settings, http: httpx.AsyncClient, *, embedder: Emb
                     audit=AuditLog(db), changes=ChangeDesk(db, knowledge.store), gaps=GapQueue(db, embedder),
                     labels=LabelStore(db), deliveries=reply_deliveries(settings, wechat, http), guard=guard(settings, db),
                     calls=CallRecords(db), wechat=wechat, voice=voice, tryout=Tryout(engine, embedder),
-                    cookie_secure=settings.cookie_secure)
+                    cookie_secure=settings.cookie_secure, **desk_services(settings, db, engine.desk))
+
+
+def desk_services(settings: Settings, db: Database, desk: "TicketDesk") -> dict:
+    """The desk beyond the tickets: 多援一 teams and activations, the department directory, the 督办 job."""
+    from desk.departments import DepartmentDirectory
+    from desk.supervision import Supervision
+    from desk.support import SupportDesk
+
+    return dict(support=SupportDesk(db, default_capacity=settings.desk_seat_capacity), departments=DepartmentDirectory(db),
+                supervision=Supervision(db, desk.deadlines))
+
+
+async def supervise_periodically(supervision: "Supervision", seconds: float) -> None:
+    """Runs the 督办 job every `seconds` on this worker (every worker may: a ticket is escalated once)."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await asyncio.to_thread(supervision.run)
+        except Exception:  # a database hiccup must not end the timer
+            logging.getLogger(__name__).exception("the supervision job failed; it runs again in %s s", seconds)
+
+
+def build_reports(settings: Settings, services: "Services") -> "Reports":
+    """The manager's view (reports/): the daily report, its schedule, the surge alarm and its webhook."""
+    from datetime import time
+
+    from reports.alerts import SurgeAlarm
+    from reports.daily import DailyReport, StaffingAssumptions
+    from reports.service import Reports
+
+    assumptions = StaffingAssumptions(handling_seconds=settings.staffing_handling_seconds,
+                                      answer_seconds=settings.staffing_answer_seconds,
+                                      service_level=settings.staffing_service_level,
+                                      patience_seconds=settings.staffing_patience_seconds)
+    alarm = SurgeAlarm(services.db, webhook_url=settings.surge_webhook_url, cluster=services.gaps.cluster_pending)
+    hour, minute = (int(part) for part in settings.report_time.split(":"))
+    return Reports(services.db, DailyReport(services.db, assumptions), alarm, report_time=time(hour, minute),
+                   font_file=settings.report_font)
+
+
+async def report_periodically(reports: "Reports", seconds: float) -> None:
+    """The surge alarm's check and the daily report's schedule, every `seconds` on this worker (each alert and each
+    day's report is made once, by whichever worker gets there first)."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await asyncio.to_thread(reports.tick)
+        except Exception:  # a database hiccup must not end the timer
+            logging.getLogger(__name__).exception("the reports' schedule failed; it runs again in %s s", seconds)
 
 
 def load_slot_parsers() -> None:
@@ -246,6 +299,7 @@ class Worker:
         self._stack = contextlib.AsyncExitStack()
 
     async def start(self) -> "Services":
+        from desk.watch import QueueWatch
         from knowledge_base.follower import PublishFollower
 
         install_redaction()  # uvicorn has configured its loggers by now
@@ -270,7 +324,26 @@ class Worker:
                 await following
 
         self._stack.push_async_callback(stop_following)
+        # The desk: the live queue's watch, and the 督办 job on every worker (a ticket is escalated once).
+        services.desk_watch = QueueWatch(services.db, poll_seconds=settings.desk_watch_seconds)
+        self._keep_running(services.desk_watch.run())
+        if settings.desk_supervise_seconds and services.supervision is not None:
+            self._keep_running(supervise_periodically(services.supervision, settings.desk_supervise_seconds))
+        # The manager's view: the surge alarm's check and the nightly report (each made once across workers).
+        services.reports = build_reports(settings, services)
+        self._keep_running(report_periodically(services.reports, settings.report_tick_seconds))
         return services
+
+    def _keep_running(self, coroutine) -> None:
+        """Runs `coroutine` on the event loop until the worker stops."""
+        task = asyncio.create_task(coroutine)
+
+        async def stop() -> None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        self._stack.push_async_callback(stop)
 
     async def _start_audiosocket(self, voice: "VoiceServices") -> None:
         from api.voice.audiosocket import AudioSocketServer

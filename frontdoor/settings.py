@@ -75,6 +75,13 @@ class Settings(BaseSettings):
                                                                              "usernames, that lock that address out for `lockout_minutes`.")
     lockout_minutes: float = Field(default=15, gt=0, description="How long a username stays locked after too many failed sign-ins.")
 
+    # The seats' desk (desk/): 督办 and 多援一
+    desk_supervise_seconds: float = Field(default=60, ge=0, description="How often a worker runs the supervision job that "
+                                                                        "escalates tickets near or past a deadline (0: never; `frontdoor desk supervise` runs it once).")
+    desk_watch_seconds: float = Field(default=1.0, gt=0, description="How often a worker looks for a moved ticket (a new one, a claim) "
+                                                                  "to wake its connected workbenches (GET /v1/desk/stream).")
+    desk_seat_capacity: int = Field(default=5, ge=1, description="How many tickets a seat may hold at once unless its team says otherwise.")
+
     # WeChat mini-program customer-service messages (客服消息); the push URL is /wechat/push
     wechat_token: str | None = Field(default=None, description="The Token set in the mini-program's message-push settings.")
     wechat_encoding_aes_key: str | None = Field(default=None, description="EncodingAESKey, for the secure (AES) mode.")
@@ -121,6 +128,19 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="The least severe log lines written.")
     metrics_public: bool = Field(default=False, description="Serve /metrics without signing in (for a scraper on a private "
                                                             "network); otherwise it needs an admin account's API token.")
+
+    # The manager's view (reports/): the nightly 数据日报, the surge alarm, the seats-needed figures
+    report_time: str = Field(default="22:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                             description="Beijing time at which the day's report is built (by one worker).")
+    report_tick_seconds: float = Field(default=60.0, gt=0, description="How often a worker runs the surge alarm's check "
+                                                                       "and looks whether the day's report is due.")
+    report_font: Path | None = Field(default=None, description="A CJK font file for the reports' charts; default: Debian's "
+                                                               "fonts-wqy-zenhei or fonts-noto-cjk.")
+    surge_webhook_url: str | None = Field(default=None, description="Where a surge alert is POSTed as JSON (off when unset).")
+    staffing_handling_seconds: float = Field(default=180.0, gt=0, description="A seat's average handling time per call.")
+    staffing_answer_seconds: float = Field(default=15.0, ge=0, description="The service level's threshold: answered within this.")
+    staffing_service_level: float = Field(default=0.80, gt=0, lt=1, description="The share of calls answered within the threshold.")
+    staffing_patience_seconds: float = Field(default=120.0, gt=0, description="Callers' mean patience before hanging up (Erlang A).")
 
     @property
     def resolved_database_url(self) -> str:

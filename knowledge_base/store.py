@@ -6,13 +6,14 @@ same transaction, so a worker that sees the revision move knows its index is sta
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 import numpy as np
-from sqlalchemy import String, cast, func, or_, select, update
+from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ground.regions import REGION_SEPARATOR
@@ -20,9 +21,12 @@ from knowledge_base.entry import Entry, RequestType, Status
 from ground.clock import as_utc, utcnow
 from ground.errors import DomainError, ErrorKind
 from knowledge_base.records import InvalidEntry, entry_from_record, entry_problems, entry_to_record
+from knowledge_base.retrieval.calibration_cache import CALIBRATION_VERSION
+from knowledge_base.retrieval.confidence import Calibration
 from storage import Database
-from storage.tables import CachedEmbedding, EntryChangeRow, EntryRow, EntryVersionRow, KbRevision
+from storage.tables import CachedEmbedding, EntryChangeRow, EntryRow, EntryVersionRow, FittedCalibrationRow, KbRevision
 
+log = logging.getLogger(__name__)
 # Well under SQLite's and PostgreSQL's limits on bound parameters in one statement.
 _IN_CHUNK = 500
 # The PostgreSQL channel on which each new knowledge revision is announced (its number as the payload).
@@ -441,17 +445,51 @@ class EmbeddingCache:
             rows.append({"model_id": model_id, "text_hash": key, "dim": array.size, "vector": array.tobytes()})
         if not rows:
             return
-        statement = _insert_ignoring_duplicates(self.db)
+        statement = _insert_ignoring_duplicates(self.db, CachedEmbedding, ["model_id", "text_hash"])
         with self.db.session(write=True) as session:
             for chunk in _chunks(rows, self._INSERT_CHUNK):
                 session.execute(statement, list(chunk))
 
 
-def _insert_ignoring_duplicates(db: Database):
+class CalibrationStore:
+    """Fitted retrieval calibrations by the fingerprint of what they learned from
+    (knowledge_base/retrieval/calibration_cache.py), so that a worker loads what another already fitted.
+    Only the newest `KEEP` are kept: older ones belong to knowledge bases long since published over."""
+
+    KEEP = 16
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, key: str) -> Calibration | None:
+        """The calibration stored under `key` by this method's version; None when there is none or it cannot
+        be read (a row of another layout, say): the caller then fits afresh."""
+        with self.db.session() as session:
+            data = session.scalar(select(FittedCalibrationRow.data).where(
+                FittedCalibrationRow.key == key, FittedCalibrationRow.version == CALIBRATION_VERSION))
+        if data is None:
+            return None
+        try:
+            return Calibration.from_bytes(data)
+        except ValueError as error:
+            log.warning("the stored calibration %s… is unreadable (%s); fitting it again", key[:12], error)
+            return None
+
+    def put(self, key: str, calibration: Calibration) -> None:
+        """Stores a calibration under `key` (one already there, by any worker, is left as it is) and forgets
+        all but the newest `KEEP`."""
+        row = {"key": key, "version": CALIBRATION_VERSION, "fitted_at": utcnow(), "data": calibration.to_bytes()}
+        with self.db.session(write=True) as session:
+            session.execute(_insert_ignoring_duplicates(self.db, FittedCalibrationRow, ["key"]), [row])
+            newest = select(FittedCalibrationRow.key).order_by(FittedCalibrationRow.fitted_at.desc()).limit(self.KEEP)
+            session.execute(delete(FittedCalibrationRow).where(FittedCalibrationRow.key.not_in(newest.scalar_subquery())))
+
+
+def _insert_ignoring_duplicates(db: Database, table, keys: list[str]):
     if db.dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     elif db.dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
-        raise NotImplementedError(f"the embedding cache supports SQLite and PostgreSQL, not {db.dialect}")
-    return insert(CachedEmbedding.__table__).on_conflict_do_nothing(index_elements=["model_id", "text_hash"])
+        raise NotImplementedError(f"the knowledge base's caches support SQLite and PostgreSQL, not {db.dialect}")
+    return insert(table.__table__).on_conflict_do_nothing(index_elements=keys)

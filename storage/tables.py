@@ -1,9 +1,10 @@
 """The product's tables (SQLAlchemy 2 declarative). Every change here needs a migration in `migrations/versions`."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -180,11 +181,33 @@ class TicketRow(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the lifecycle (migration 0010, desk/tickets.py): 转办, 督办, 回访, 归档
+    seat_city: Mapped[str | None] = mapped_column(String(200))             # the city of the seat that holds it (多援一)
+    department: Mapped[str | None] = mapped_column(String(100))            # the department's code it is dispatched to
+    department_handler: Mapped[str | None] = mapped_column(String(200))    # the department account working it
+    department_reply: Mapped[str | None] = mapped_column(Text)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    department_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    close_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)     # 办结 by (working days by request type)
+    callback_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 回访 by (the working day after closing)
+    callback_result: Mapped[str | None] = mapped_column(String(32))
+    callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalation: Mapped[str | None] = mapped_column(String(32))             # 督办: the latest deadline escalated
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)      # its rank, so a run never escalates twice
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    urge_count: Mapped[int] = mapped_column(Integer, default=0)
+    urgency_rank: Mapped[int] = mapped_column(Integer, default=2)         # 紧急 0, 次紧急 1, 一般 2: the queue's order
+    parent_number: Mapped[str | None] = mapped_column(String(40))         # merged under this ticket (one matter, many callers)
 
     __table_args__ = (
         Index("ix_tickets_queue", "status", "urgency", "due_at"),
         Index("ix_tickets_region", "region"),
         Index("ix_tickets_conversation", "conversation_id"),
+        Index("ix_tickets_seat", "seat", "status"),
+        Index("ix_tickets_department", "department", "status"),
+        Index("ix_tickets_next", "status", "urgency_rank", "due_at", "id"),
+        Index("ix_tickets_parent", "parent_number"),
     )
 
 
@@ -405,3 +428,165 @@ class AnswerLabelRow(Base):
     by: Mapped[str] = mapped_column(String(100))                # the seat's username
 
     __table_args__ = (Index("ix_answer_labels_at", "at"), Index("ix_answer_labels_conversation", "conversation_id"))
+
+
+# ---- the desk's lifecycle and 多援一 (migration 0010) ----------------------------------------------
+
+class TicketEventRow(Base):
+    """One step on a ticket's timeline: what happened (`kind`: claimed, dispatched, urged, escalated, …), who did it
+    and from which city's seat (多援一), when (UTC), and what more there is to say (`detail`). Read by reports."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_number: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    actor_city: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detail: Mapped[dict] = mapped_column(JSONDocument)
+
+    __table_args__ = (Index("ix_ticket_events_ticket", "ticket_number", "id"), Index("ix_ticket_events_kind_at", "kind", "at"))
+
+
+class DepartmentRow(Base):
+    """A department or street office tickets are dispatched to (转办; a street office takes "一单直达")."""
+
+    __tablename__ = "departments"
+
+    code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))              # department | street
+    region: Mapped[str] = mapped_column(String(200))
+    account: Mapped[str | None] = mapped_column(String(100))   # the department account that works its tickets
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SeatTeamRow(Base):
+    """A team of seats of one city (苏州支援组)."""
+
+    __tablename__ = "seat_teams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    city: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SeatTeamMemberRow(Base):
+    """A seat in a team, and how many tickets it may hold at once."""
+
+    __tablename__ = "seat_team_members"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("seat_teams.id", ondelete="CASCADE"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    capacity: Mapped[int] = mapped_column(Integer)
+
+
+class SupportActivationRow(Base):
+    """多援一: the teams of its batches take `city`'s tickets (all, some categories, or a share) from `starts_at` to
+    `ends_at`, until a supervisor closes it."""
+
+    __tablename__ = "support_activations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    city: Mapped[str] = mapped_column(String(200))
+    categories: Mapped[list] = mapped_column(JSONDocument)     # category codes (and their sub-codes); [] = all
+    share: Mapped[float] = mapped_column(Float)                # the share of the city's tickets, 0 < share <= 1
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text)
+    opened_by: Mapped[str] = mapped_column(String(100))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SupportBatchRow(Base):
+    """One batch of teams brought onto an activation (and, later, released from it)."""
+
+    __tablename__ = "support_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    activation_id: Mapped[int] = mapped_column(ForeignKey("support_activations.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(200))
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_by: Mapped[str | None] = mapped_column(String(100))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SupportBatchTeamRow(Base):
+    __tablename__ = "support_batch_teams"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("support_batches.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("seat_teams.id", ondelete="CASCADE"), primary_key=True)
+
+
+# ---- fitted calibrations shared by every worker (migration 0012) ------------------------------------
+
+class FittedCalibrationRow(Base):
+    """A retrieval calibration fitted by one worker, for every worker whose index learns from the same
+    (knowledge_base/retrieval/calibration_cache.py): `Calibration.to_bytes()` under that fingerprint."""
+
+    __tablename__ = "fitted_calibrations"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of what the fit learned from
+    version: Mapped[int] = mapped_column(Integer)                   # CALIBRATION_VERSION of the method
+    fitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_fitted_calibrations_fitted_at", "fitted_at"),)
+
+
+# ---- the manager's view: the surge alarm and the 数据日报 (migration 0011) ---------------------------------
+
+class SurgeAlertRow(Base):
+    """A burst of one topic (an entry, an unanswered-question cluster, a ticket category) in one region against
+    its own recent baseline (reports/surge_alarm.py). One row per burst: every worker may run the check, the
+    unique (topic, region, window_end) lets only one of them raise it and post it to the webhook."""
+
+    __tablename__ = "surge_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(240))             # entry:<id>, gap:<cluster id>, category:<code>
+    region: Mapped[str] = mapped_column(String(200))            # a city (江苏省/南京市), or "*" for everywhere
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    count: Mapped[int] = mapped_column(Integer)
+    expected: Mapped[float] = mapped_column(Float)
+    p_value: Mapped[float] = mapped_column(Float)
+    label: Mapped[str] = mapped_column(Text)                    # the entry's question, the cluster's (masked) label, the category
+    link: Mapped[str] = mapped_column(String(300))              # where an editor acts on it (the console)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    webhook: Mapped[str | None] = mapped_column(String(40))     # sent, failed: …, or NULL when none is configured
+
+    __table_args__ = (UniqueConstraint("topic", "region", "window_end", name="uq_surge_alerts_burst"),
+                      Index("ix_surge_alerts_raised_at", "raised_at"))
+
+
+class DailyReportRow(Base):
+    """The nightly 数据日报's run for one Beijing day: inserted once (the runner that inserts it builds it), its
+    figures kept when done."""
+
+    __tablename__ = "daily_reports"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    runner: Mapped[str] = mapped_column(String(200))
+    figures: Mapped[dict | None] = mapped_column(JSONDocument)
+
+
+# --- the confidence refitted from the hotline's labels (issue 12) ------------------------------------------------
+class CalibrationRefitRow(Base):
+    """A refit of the answer confidence from the hotline's labels: the labels given before `labels_until` (and not
+    older than the window the refit was asked with) are learned from by every worker's next index build."""
+
+    __tablename__ = "calibration_refits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    labels_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    labels_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    asked_by: Mapped[str] = mapped_column(String(200))
+    labels: Mapped[int] = mapped_column(Integer)          # how many labels the window held when it was asked

@@ -106,6 +106,115 @@ def embedder(provisioned):
     return Embedder.load(provisioned.embedder_dir)
 
 
+# --- the seed knowledge's embeddings and calibration: computed once, found by every served process -------------
+@dataclass(frozen=True)
+class SeedCaches:
+    """What every worker over the shipped seed knowledge computes as it starts (the phrasings' e5 vectors and the
+    fitted retrieval calibration), computed once per test run by the product's own code (knowledge_base/).
+
+    `warm(db)` leaves them in a database as a first worker would have: a served process started on it still runs
+    its whole start-up (migrate, seed, build the index) and finds them in the embedding cache and the fitted
+    calibrations, as a second worker or a restarted one does in production."""
+    model_id: str
+    vectors: dict  # text hash → vector, as knowledge_base.store.EmbeddingCache keeps them
+    calibration_key: str
+    calibration: bytes  # Calibration.to_bytes()
+
+    def warm(self, db) -> None:
+        from knowledge_base.retrieval.confidence import Calibration
+        from knowledge_base.store import CalibrationStore, EmbeddingCache
+
+        EmbeddingCache(db).put_many(self.model_id, self.vectors)
+        CalibrationStore(db).put(self.calibration_key, Calibration.from_bytes(self.calibration))
+
+    def warm_url(self, url: str) -> None:
+        """`warm` the database at `url` (migrated first, as a worker would)."""
+        from storage import Database
+
+        db = Database(url)
+        try:
+            db.migrate()
+            self.warm(db)
+        finally:
+            db.dispose()
+
+    def save(self, path: Path) -> None:
+        import numpy as np
+
+        hashes = sorted(self.vectors)
+        np.savez(path, model_id=np.array(self.model_id), hashes=np.array(hashes), key=np.array(self.calibration_key),
+                 vectors=np.vstack([self.vectors[h] for h in hashes]), calibration=np.frombuffer(self.calibration, np.uint8))
+
+    @classmethod
+    def load(cls, path: Path) -> "SeedCaches":
+        import numpy as np
+
+        with np.load(path, allow_pickle=False) as saved:
+            vectors = dict(zip(saved["hashes"].tolist(), saved["vectors"]))
+            return cls(str(saved["model_id"]), vectors, str(saved["key"]), saved["calibration"].tobytes())
+
+
+def _compute_seed_caches(embedder, folder: Path, kb_file: Path | None = None) -> SeedCaches:
+    """The caches a worker over the seed knowledge (or over the entries of `kb_file`) leaves behind."""
+    from sqlalchemy import select
+
+    from knowledge_base.io import read_entries
+
+    from knowledge_base.retrieval.calibration_cache import calibration_key
+    from knowledge_base.service import KnowledgeBase
+    from knowledge_base.store import CalibrationStore, EmbeddingCache, KnowledgeStore
+    from storage import Database
+    from storage.tables import CachedEmbedding
+
+    db = Database(f"sqlite:///{folder / 'frontdoor.db'}")
+    try:
+        db.migrate()
+        knowledge = KnowledgeBase(KnowledgeStore(db), embedder, EmbeddingCache(db), calibrations=CalibrationStore(db))
+        if kb_file is None:
+            knowledge.load_seed_if_empty()
+        else:  # as `frontdoor kb import` does
+            knowledge.store.import_entries(read_entries(kb_file), by="import", source=str(kb_file))
+        knowledge.index.refresh(force=True)
+        index = knowledge.index.current
+        with db.session() as session:
+            hashes = session.scalars(select(CachedEmbedding.text_hash)).all()
+        vectors = EmbeddingCache(db).get_many(embedder.model_id, hashes)
+        return SeedCaches(embedder.model_id, vectors, calibration_key(index), index.calibration.to_bytes())
+    finally:
+        db.dispose()
+
+
+def _seed_caches_once(name: str, embedder, tmp_path_factory, kb_file: Path | None = None) -> SeedCaches:
+    """The seed knowledge's caches under `embedder`, computed once per run (under pytest-xdist, by the first
+    worker to ask, and read from a file by the others)."""
+    from filelock import FileLock
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return _compute_seed_caches(embedder, tmp_path_factory.mktemp(name), kb_file)
+    shared = tmp_path_factory.getbasetemp().parent  # this run's folder, shared by its xdist workers
+    with FileLock(str(shared / f"{name}.lock")):
+        path = shared / f"{name}.npz"
+        if path.exists():
+            return SeedCaches.load(path)
+        caches = _compute_seed_caches(embedder, tmp_path_factory.mktemp(name), kb_file)
+        caches.save(path)
+        return caches
+
+
+@pytest.fixture(scope="session")
+def seed_caches(embedder, tmp_path_factory) -> SeedCaches:
+    """The seed knowledge's vectors and calibration under the real e5."""
+    return _seed_caches_once("seed-caches", embedder, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def hashing_seed_caches(tmp_path_factory) -> SeedCaches:
+    """The seed knowledge's vectors and calibration under the small embedder of tests/fakes.py."""
+    from fakes import HashingEmbedder
+
+    return _seed_caches_once("hashing-seed-caches", HashingEmbedder(), tmp_path_factory)
+
+
 
 
 # --- the web service, started for real ------------------------------------------------------------
@@ -212,7 +321,7 @@ def _stop(process, log) -> None:
 
 
 @pytest.fixture(scope="session")
-def server(provisioned, fake_wechat, tmp_path_factory):
+def server(provisioned, fake_wechat, seed_caches, tmp_path_factory):
     """One real service (uvicorn in its own process) on an empty data folder, shared by the API tests."""
     data_dir = tmp_path_factory.mktemp("service")
     port = _free_port()
@@ -223,6 +332,7 @@ def server(provisioned, fake_wechat, tmp_path_factory):
            "FRONTDOOR_WECHAT_SECRET": fake_wechat.secret, "FRONTDOOR_WECHAT_API_BASE": fake_wechat.base_url,
            "FRONTDOOR_WECHAT_REGION": "江苏省/南京市"}
     tokens = _create_accounts(env, data_dir)
+    seed_caches.warm_url(f"sqlite:///{data_dir / 'frontdoor.db'}")
     process, log = _serve(env, data_dir, port)
     yield Server(f"http://127.0.0.1:{port}", data_dir, tokens)
     _stop(process, log)
@@ -243,7 +353,7 @@ class VoiceServer(Server):
 
 
 @pytest.fixture(scope="session")
-def voice_server(provisioned, tmp_path_factory):
+def voice_server(provisioned, embedder, tmp_path_factory):
     """A real service whose knowledge base is a public COVID FAQ (the recorded questions in
     ../shared/eval/spoken/covid-faq ask it), with short voice timeouts so that tests of silence are quick."""
     if not SPOKEN.is_dir():
@@ -263,6 +373,8 @@ def voice_server(provisioned, tmp_path_factory):
     subprocess.run([sys.executable, "-m", "frontdoor", "kb", "import", str(SPOKEN_KB)], env=env, check=True,
                    capture_output=True)
     tokens = _create_accounts(env, data_dir)
+    # The FAQ's vectors and calibration, computed once per run: under pytest-xdist two workers may start this service.
+    _seed_caches_once("voice-caches", embedder, tmp_path_factory, SPOKEN_KB).warm_url(f"sqlite:///{data_dir / 'frontdoor.db'}")
     process, log = _serve(env, data_dir, port)
     yield VoiceServer(f"http://127.0.0.1:{port}", data_dir, tokens, audiosocket_port=audiosocket_port)
     _stop(process, log)
@@ -303,7 +415,7 @@ def chromium():
 
 
 # --- the quick subset: `make quick` runs what needs neither the real models, a real server nor a browser ---
-SLOW_FIXTURES = {"provisioned", "embedder", "server", "voice_server", "chromium"}
+SLOW_FIXTURES = {"provisioned", "embedder", "seed_caches", "server", "voice_server", "chromium"}
 
 
 def pytest_collection_modifyitems(items):
@@ -379,13 +491,14 @@ class SignedIn:
 
 def _create_accounts_in_process(settings) -> dict[str, str]:
     """One account per role, as `frontdoor accounts create/token` make them (same store, same calls); role → API token."""
+    from accounts.roles import Role
     from frontdoor.components import account_store, open_database
 
     db = open_database(settings)
     try:
         accounts = account_store(settings, db)
         tokens = {}
-        for role in ROLES:
+        for role in [r.value for r in Role]:  # every role (manager, supervisor, … too): tests/test_access.py signs in as each
             accounts.create(role, TEST_PASSWORD, role, region="", display_name=f"测试{role}", by="cli")
             tokens[role], _ = accounts.open_session(role, "token", None, by="cli")
         return tokens
@@ -394,7 +507,7 @@ def _create_accounts_in_process(settings) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def inprocess(fake_wechat, fake_sms, tmp_path_factory) -> InProcess:
+def inprocess(fake_wechat, fake_sms, hashing_seed_caches, tmp_path_factory) -> InProcess:
     """The service's web app in this process on an empty data folder (seeded on start), with the small
     deterministic embedder of tests/fakes.py and no phone line: starts in seconds, not a minute."""
     from fastapi.testclient import TestClient
@@ -407,6 +520,7 @@ def inprocess(fake_wechat, fake_sms, tmp_path_factory) -> InProcess:
     settings = Settings(_env_file=None, data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'frontdoor.db'}",
                         model_dir=data_dir / "models", allow_download=False, voice=False, seed_on_start=True,
                         messages_per_address_minute=int(ONE_ADDRESS_LIMIT),
+                        report_tick_seconds=3600,  # the surge alarm would cluster the gap queue behind the tests' backs
                         audiosocket_port=None, rules_dir=None, classifier_dir=None, max_body_bytes=20000,
                         wechat_token=WECHAT_TOKEN, wechat_encoding_aes_key=WECHAT_AES_KEY, wechat_appid=fake_wechat.appid,
                         wechat_secret=fake_wechat.secret, wechat_api_base=fake_wechat.base_url, wechat_region="江苏省/南京市",
@@ -414,6 +528,7 @@ def inprocess(fake_wechat, fake_sms, tmp_path_factory) -> InProcess:
                         sms_access_key_id=fake_sms.access_key_id, sms_access_key_secret=fake_sms.secret,
                         sms_sign_name=fake_sms.sign_name, sms_template_code=next(iter(fake_sms.templates)))
     tokens = _create_accounts_in_process(settings)
+    hashing_seed_caches.warm_url(settings.resolved_database_url)  # the seed's calibration, fitted once per run
     client = TestClient(web_app(settings, embedder=HashingEmbedder()), raise_server_exceptions=False)
     client.event_hooks = {"request": [], "response": [lambda response: client.cookies.clear()]}
     with client:
@@ -422,18 +537,20 @@ def inprocess(fake_wechat, fake_sms, tmp_path_factory) -> InProcess:
 
 # --- the engine over the seed knowledge, with the small embedder (tests where retrieval is not the point) -------
 @pytest.fixture
-def hashing_engine(db):
+def hashing_engine(db, hashing_seed_caches):
     """The conversation engine as shipped (rules, policy) over the seed knowledge base, on the `db` of the test,
-    with the deterministic embedder of tests/fakes.py instead of e5."""
+    with the deterministic embedder of tests/fakes.py instead of e5. The seed's calibration under it is fitted
+    once per run and found in `db` (as a second worker finds it), not fitted again for every test."""
     from assistant.conversations import ConversationStore
     from assistant.engine import Engine
     from assistant.rules import load_rules
     from desk.tickets import TicketDesk
     from fakes import HashingEmbedder
     from knowledge_base.service import KnowledgeBase
-    from knowledge_base.store import EmbeddingCache, KnowledgeStore
+    from knowledge_base.store import CalibrationStore, EmbeddingCache, KnowledgeStore
 
-    knowledge = KnowledgeBase(KnowledgeStore(db), HashingEmbedder(), EmbeddingCache(db))
+    hashing_seed_caches.warm(db)
+    knowledge = KnowledgeBase(KnowledgeStore(db), HashingEmbedder(), EmbeddingCache(db), calibrations=CalibrationStore(db))
     knowledge.load_seed_if_empty()
     knowledge.index.refresh(force=True)
     return Engine(knowledge, ConversationStore(db), TicketDesk(db), load_rules())

@@ -68,7 +68,7 @@ def test_a_publish_reaches_the_running_service_without_a_restart(server, provisi
     imported = subprocess.run([sys.executable, "-m", "frontdoor", "kb", "import", str(source)], env=env,
                               capture_output=True, text=True, timeout=120)
     assert imported.returncode == 0, imported.stderr
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # a new phrasing refits the confidence: minutes on a busy 2-core machine
     while httpx.get(f"{server}/healthz").json()["knowledge_revision"] == before and time.monotonic() < deadline:
         time.sleep(0.5)
     top = httpx.post(f"{server}/v1/search", json={"text": "九九路夜班车哪天开通", "region": REGION},

@@ -71,7 +71,7 @@ def _workers_seen(base: str, seconds: float) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def console(provisioned, tmp_path_factory):
+def console(provisioned, seed_caches, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("console-service")
     port = _free_port()
     env = {**os.environ, "FRONTDOOR_MODEL_DIR": str(provisioned.model_dir), "FRONTDOOR_ALLOW_DOWNLOAD": "false",
@@ -84,6 +84,7 @@ def console(provisioned, tmp_path_factory):
         if wider:
             args.append("--may-edit-wider")
         _frontdoor(env, *args, stdin=f"{PASSWORD}\n")
+    seed_caches.warm_url(f"sqlite:///{data_dir / 'frontdoor.db'}")  # both workers find the seed's vectors and calibration
     process, log = _serve(env, data_dir, port, ("--workers", str(WORKERS)))
     base = f"http://127.0.0.1:{port}"
     try:

@@ -53,7 +53,7 @@ def _database_url(request, tmp_path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def topology(request, provisioned, tmp_path_factory):
+def topology(request, provisioned, seed_caches, tmp_path_factory):
     if not Path(NGINX).exists():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("CI=true but nginx is not installed (apt-get install nginx)", pytrace=False)
@@ -64,6 +64,7 @@ def topology(request, provisioned, tmp_path_factory):
            "FRONTDOOR_VOICE": "false", "FRONTDOOR_DATABASE_URL": url, "FRONTDOOR_MESSAGES_PER_CALLER_MINUTE": "100000"}
     env.pop("DATABASE_URL", None)
     tokens = _create_accounts_in_process(Settings(_env_file=None, data_dir=tmp / "cli", database_url=url))  # migrates
+    seed_caches.warm_url(url)  # the seed's vectors and calibration, as an earlier worker would have left them
     workers, logs = {}, []
     for n in range(2):  # one after the other: the first seeds the knowledge base
         data_dir = tmp / f"worker-{n}"

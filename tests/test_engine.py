@@ -19,14 +19,15 @@ LENIENT = Policy(precision={Channel.CHAT: 0.6, Channel.WECHAT: 0.6, Channel.VOIC
 
 
 @pytest.fixture(scope="module")
-def seed_knowledge(embedder, tmp_path_factory):
+def seed_knowledge(embedder, seed_caches, tmp_path_factory):
     from knowledge_base.service import KnowledgeBase
-    from knowledge_base.store import EmbeddingCache, KnowledgeStore
+    from knowledge_base.store import CalibrationStore, EmbeddingCache, KnowledgeStore
     from storage import Database
 
     db = Database(f"sqlite:///{tmp_path_factory.mktemp('kb') / 'kb.db'}")
     db.migrate()
-    knowledge = KnowledgeBase(KnowledgeStore(db), embedder, EmbeddingCache(db))
+    seed_caches.warm(db)  # the seed's vectors and calibration, computed once per run (conftest.seed_caches)
+    knowledge = KnowledgeBase(KnowledgeStore(db), embedder, EmbeddingCache(db), calibrations=CalibrationStore(db))
     knowledge.load_seed_if_empty()
     knowledge.index.refresh(force=True)
     yield knowledge
@@ -140,11 +141,22 @@ def test_a_session_starts_afresh_after_long_silence(seed_knowledge, db):
     assert later.reason != "chosen"
 
 
-@pytest.mark.parametrize("text", ["你好", "您好！", "在吗", "。。。", "asdfghjkl", "嗯嗯", "???", "啊啊啊"])
+@pytest.mark.parametrize("text", ["你好", "您好！", "在吗", "请问在吗", "客服在吗", "。。。", "asdfghjkl", "嗯嗯", "???", "啊啊啊"])
 def test_a_greeting_or_gibberish_gets_a_prompt_and_never_a_ticket(seed_knowledge, db, text):
     decision = say(make_engine(seed_knowledge, db, Policy()), f"prompt-{text}", text)
     assert (decision.kind, decision.reason, decision.ticket_number) == (Kind.ANSWER, "prompt", None)
     assert "一句" in decision.text
+
+
+def test_a_message_too_short_to_take_down_never_becomes_a_ticket(seed_knowledge, db):
+    decision = say(make_engine(seed_knowledge, db, Policy()), "short", "测试")
+    assert decision.kind is not Kind.HANDOFF and decision.ticket_number is None
+
+
+@pytest.mark.parametrize("text", ["收到", "辛苦了", "好的好的", "谢谢"])
+def test_thanks_get_a_courtesy_and_never_a_ticket(seed_knowledge, db, text):
+    decision = say(make_engine(seed_knowledge, db, Policy()), f"thanks-{text}", text)
+    assert (decision.kind, decision.reason, decision.ticket_number) == (Kind.ANSWER, "courtesy", None)
 
 
 def test_a_conversation_that_stays_unintelligible_goes_to_a_seat_once(seed_knowledge, db):

@@ -35,12 +35,13 @@ def own_postgres():
 
 
 @pytest.fixture(scope="module")
-def worker(own_postgres, provisioned, tmp_path_factory):
+def worker(own_postgres, provisioned, seed_caches, tmp_path_factory):
     url, _ = own_postgres
     data_dir = tmp_path_factory.mktemp("faults")
     env = {**os.environ, "FRONTDOOR_MODEL_DIR": str(provisioned.model_dir), "FRONTDOOR_ALLOW_DOWNLOAD": "false",
            "FRONTDOOR_VOICE": "false", "FRONTDOOR_DATABASE_URL": url}
     port = _free_port()
+    seed_caches.warm_url(url)  # the seed's vectors and calibration, as an earlier worker would have left them
     process, log = _serve(env, data_dir, port)
     yield f"http://127.0.0.1:{port}"
     _stop(process, log)

@@ -23,7 +23,7 @@ from knowledge_base.follower import PublishFollower
 from knowledge_base.io import write_entries
 from knowledge_base.seed import read_seed_entries
 from knowledge_base.service import KnowledgeBase
-from knowledge_base.store import EmbeddingCache, KnowledgeStore
+from knowledge_base.store import CalibrationStore, EmbeddingCache, KnowledgeStore
 
 WORKERS = 2
 
@@ -256,8 +256,8 @@ def two_workers(db, provisioned, embedder, tmp_path):
     env.pop("DATABASE_URL", None)
     subprocess.run([sys.executable, "-m", "frontdoor", "kb", "import", str(kb_file)], env=env, check=True,
                    capture_output=True)
-    # Embedded once here, so that the workers start from the shared embedding cache.
-    KnowledgeBase(KnowledgeStore(db), embedder, EmbeddingCache(db)).index.refresh(force=True)
+    # Embedded and calibrated once here, so that the workers start from the shared embedding cache and calibration.
+    KnowledgeBase(KnowledgeStore(db), embedder, EmbeddingCache(db), calibrations=CalibrationStore(db)).index.refresh(force=True)
     data_dir = tmp_path / "service"
     data_dir.mkdir()
     port = _free_port()

@@ -129,15 +129,19 @@ def dialogue(seed_engine):
 
 
 @pytest.fixture
-def seed_engine(embedder, db, tmp_path):
+def seed_engine(embedder, seed_caches, db):
+    """The engine over the seed knowledge on the test's `db`, which holds the seed's vectors and calibration
+    already (conftest.seed_caches): the dialogue is tested here, not the start-up, which would take half a
+    minute per test."""
     from assistant.conversations import ConversationStore
     from assistant.engine import Engine
     from assistant.rules import load_rules
     from desk.tickets import TicketDesk
     from knowledge_base.service import KnowledgeBase
-    from knowledge_base.store import EmbeddingCache, KnowledgeStore
+    from knowledge_base.store import CalibrationStore, EmbeddingCache, KnowledgeStore
 
-    knowledge = KnowledgeBase(KnowledgeStore(db), embedder, EmbeddingCache(db))
+    seed_caches.warm(db)
+    knowledge = KnowledgeBase(KnowledgeStore(db), embedder, EmbeddingCache(db), calibrations=CalibrationStore(db))
     knowledge.load_seed_if_empty()
     knowledge.index.refresh(force=True)
     return Engine(knowledge, ConversationStore(db), TicketDesk(db), load_rules())

@@ -90,3 +90,30 @@ def precision(days: int = Query(default=7, ge=1, le=90), labels: LabelStore = De
     Wilson 95 % interval, and how many labels it rests on."""
     now = utcnow()
     return [PrecisionOut.of(figures) for figures in labels.precision(window_start(days, now), now)]
+
+
+class RefitIn(BaseModel):
+    days: int = Field(default=90, ge=1, le=365, description="Learn from the labels of the last `days` days.")
+
+
+class RefitOut(BaseModel):
+    labels_since: datetime
+    labels_until: datetime
+    labels: int = Field(description="How many labels the window holds (each question, entry and verdict learned once).")
+    revision: int = Field(description="The knowledge revision whose index build learns from them: every worker "
+                                      "rebuilds within seconds, and the first to fit shares it with the others.")
+    asked_by: str
+
+
+@router.post("/v1/confidence/refit", response_model=RefitOut, tags=["editors"],
+             summary="Learn the answer confidence again, from the hotline's labels too")
+def refit(body: RefitIn, labels: LabelStore = Depends(get_labels),
+          account: Account = Depends(allow(Role.REVIEWER, Role.ADMIN))) -> RefitOut:
+    """The calibration of every worker learns again from the questions the knowledge base makes of itself and
+    from the labels of the last `days` days; with at least a hundred labelled questions, its answer thresholds
+    are read from them (knowledge_base/retrieval/self_supervision.py)."""
+    from datetime import timedelta
+
+    done = labels.refit(by=account.username, window=timedelta(days=body.days))
+    return RefitOut(labels_since=done.labels_since, labels_until=done.labels_until, labels=done.labels,
+                    revision=done.revision, asked_by=done.asked_by)

@@ -37,3 +37,9 @@ def home() -> RedirectResponse:
 @router.get("/chat")
 def chat_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "chat.html", media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+@router.get("/desk")
+def desk_page() -> FileResponse:
+    """The seats' workbench (api/static/desk.html and desk/): the queue, take-next, a ticket, replies, dispatch."""
+    return FileResponse(STATIC_DIR / "desk.html", media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)

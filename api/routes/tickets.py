@@ -12,6 +12,7 @@ from api.bounds import Offset
 from api.auth import allow
 from api.services import get_desk, get_services
 from desk.flows import reply_to_citizen
+from desk.support import city_of
 from desk.tickets import Ticket, TicketDesk, TicketStatus
 from ground.errors import DomainError, ErrorKind
 
@@ -45,6 +46,21 @@ class TicketOut(BaseModel):
     claimed_at: datetime | None
     replied_at: datetime | None
     closed_at: datetime | None
+    seat_city: str | None = Field(default=None, description="The city of the seat that holds it (多援一: a remote seat's own city).")
+    department: str | None = Field(default=None, description="The department (or street office) it is dispatched to (转办).")
+    department_handler: str | None = None
+    department_reply: str | None = None
+    dispatched_at: datetime | None = None
+    department_replied_at: datetime | None = None
+    close_due_at: datetime | None = Field(default=None, description="办结 by: working days by request type.")
+    callback_due_at: datetime | None = Field(default=None, description="回访 by: the working day after closing.")
+    callback_result: str | None = None
+    callback_at: datetime | None = None
+    archived_at: datetime | None = None
+    escalation: str | None = Field(default=None, description="督办: the deadline escalated, or null.")
+    escalated_at: datetime | None = None
+    urge_count: int = 0
+    parent_number: str | None = Field(default=None, description="Merged under this ticket: closed with it, with its reply.")
 
     @classmethod
     def of(cls, ticket: Ticket) -> "TicketOut":
@@ -85,10 +101,11 @@ def get_ticket(number: str, desk: TicketDesk = Depends(get_desk), account: Accou
 
 
 @router.post("/{number}/claim", response_model=TicketOut, summary="Take a ticket (409 if another seat has it)")
-def claim(number: str, body: SeatAction, desk: TicketDesk = Depends(get_desk),
-          account: Account = Depends(allow(Role.SEAT))) -> TicketOut:
-    seat = body.acting(account)
-    return _acting(lambda: desk.claim(number, seat))
+def claim(number: str, body: SeatAction, request: Request, account: Account = Depends(allow(Role.SEAT))) -> TicketOut:
+    """Only a ticket of the seat's own city, or of a city its team supports now (多援一; 403 `not_your_city`)."""
+    seat, services = body.acting(account), get_services(request)
+    scope = services.support.scope_for(seat, account.region) if services.support is not None else None
+    return _acting(lambda: services.desk.claim(number, seat, city=city_of(account.region), scope=scope))
 
 
 class RepliedTicket(TicketOut):
@@ -101,7 +118,8 @@ class RepliedTicket(TicketOut):
 @router.post("/{number}/reply", response_model=RepliedTicket, summary="Record the answer given to the citizen (and send it on: WeChat, SMS)")
 async def reply(number: str, body: SeatReply, request: Request, account: Account = Depends(allow(Role.SEAT))) -> RepliedTicket:
     services = get_services(request)
-    replied = await reply_to_citizen(services.desk, services.deliveries, number, body.acting(account), body.text)
+    replied = await reply_to_citizen(services.desk, services.deliveries, number, body.acting(account), body.text,
+                                     city=city_of(account.region))
     return RepliedTicket(**TicketOut.of(replied.ticket).model_dump(), delivered=replied.delivered)
 
 
@@ -109,4 +127,4 @@ async def reply(number: str, body: SeatReply, request: Request, account: Account
 def close(number: str, body: SeatAction, desk: TicketDesk = Depends(get_desk),
           account: Account = Depends(allow(Role.SEAT))) -> TicketOut:
     seat = body.acting(account)
-    return _acting(lambda: desk.close(number, seat))
+    return _acting(lambda: desk.close(number, seat, city=city_of(account.region)))

@@ -53,13 +53,14 @@ class Asks:
         return cls(types, data.get("filler", ""))
 
     @cached_property
-    def _any(self) -> re.Pattern:
+    def pattern(self) -> re.Pattern:
+        """Any ask phrase of any type."""
         return re.compile("|".join(f"(?:{t.match.pattern})" for t in self.types))
 
     def read(self, text: str) -> Reading:
         plain = normalise(text)
         asks = frozenset(t.name for t in self.types if t.match.search(plain))
-        rest = self._any.sub(" ", plain)
+        rest = self.pattern.sub(" ", plain)
         return Reading(asks, frozenset(ch for ch in rest if ch not in self._filler and not ch.isspace()))
 
     def rewrite(self, text: str, rng: np.random.Generator, *, same: bool) -> str | None:

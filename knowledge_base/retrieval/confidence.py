@@ -8,7 +8,10 @@ through a logistic model fitted on questions made from the knowledge base itself
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import io
+import json
+from dataclasses import dataclass, fields, is_dataclass
+from typing import get_type_hints
 
 import numpy as np
 
@@ -44,8 +47,9 @@ class Calibrator:
         return 1.0 / (1.0 + np.exp(-z))
 
     @classmethod
-    def fit(cls, features: np.ndarray, labels: np.ndarray) -> "Calibrator":
-        """Logistic regression on standardised features; falls back to the prior when one class is missing."""
+    def fit(cls, features: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> "Calibrator":
+        """Logistic regression on standardised features (each example counted `weights` times); falls back to
+        the prior when one class is missing."""
         from sklearn.linear_model import LogisticRegression
 
         mean = features.mean(axis=0)
@@ -53,7 +57,7 @@ class Calibrator:
         scale[scale < 1e-6] = 1.0
         if len(set(labels.tolist())) < 2:
             return cls.fallback()
-        model = LogisticRegression(C=1.0, max_iter=1000).fit((features - mean) / scale, labels)
+        model = LogisticRegression(C=1.0, max_iter=1000).fit((features - mean) / scale, labels, sample_weight=weights)
         return cls(mean=mean, scale=scale, coef=model.coef_[0].astype(np.float32), intercept=float(model.intercept_[0]))
 
     @classmethod
@@ -83,6 +87,73 @@ class Calibration:
     def threshold(self, precision: float, *, answerable_share: float, risk: float = 0.05) -> float:
         return threshold_for_precision(self.confidence, self.correct, precision, answerable=self.answerable,
                                        answerable_share=answerable_share, risk=risk)
+
+    def to_bytes(self) -> bytes:
+        """Every field, nested calibrator included, as one NumPy .npz archive (for `from_bytes`)."""
+        arrays: dict[str, np.ndarray] = {}
+        kinds: dict[str, str] = {}
+        _flatten(self, "", arrays, kinds)
+        buffer = io.BytesIO()
+        np.savez(buffer, __kinds__=np.array(json.dumps(kinds, sort_keys=True)), **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Calibration":
+        """The calibration `to_bytes` wrote; ValueError when `data` is not one of this very layout (a field
+        added, removed or of another kind since it was written)."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+            kinds = json.loads(str(arrays.pop("__kinds__")))
+        except Exception as error:  # a truncated or foreign blob: zipfile, OSError, KeyError, JSON errors
+            raise ValueError(f"not a stored calibration: {error}") from error
+        calibration = _unflatten(cls, "", arrays, kinds)
+        if kinds:
+            raise ValueError(f"a stored calibration has fields this one does not: {sorted(kinds)}")
+        return calibration
+
+
+# (De)serialisation goes over the dataclasses' own fields, so that a field added to either class is stored
+# without touching this code (an archive of the old layout is then refused, and the caller fits afresh).
+_SCALARS = {"float": float, "int": int, "bool": bool, "str": str}
+
+
+def _flatten(value, prefix: str, arrays: dict[str, np.ndarray], kinds: dict[str, str]) -> None:
+    for f in fields(value):
+        name, item = prefix + f.name, getattr(value, f.name)
+        if is_dataclass(item):
+            _flatten(item, name + ".", arrays, kinds)
+        elif item is None:
+            kinds[name] = "none"
+        elif isinstance(item, np.ndarray):
+            arrays[name], kinds[name] = item, "array"
+        elif type(item).__name__ in _SCALARS or isinstance(item, np.generic):
+            scalar = item.item() if isinstance(item, np.generic) else item
+            arrays[name], kinds[name] = np.asarray(scalar), type(scalar).__name__
+        else:
+            raise TypeError(f"cannot store the calibration field {name} of type {type(item).__name__}")
+
+
+def _unflatten(cls, prefix: str, arrays: dict[str, np.ndarray], kinds: dict[str, str]):
+    hints = get_type_hints(cls)
+    values = {}
+    for f in fields(cls):
+        name, hint = prefix + f.name, hints[f.name]
+        if isinstance(hint, type) and is_dataclass(hint):
+            values[f.name] = _unflatten(hint, name + ".", arrays, kinds)
+            continue
+        kind = kinds.pop(name, None)
+        if kind is None:
+            raise ValueError(f"a stored calibration lacks the field {name}")
+        if kind == "none":
+            values[f.name] = None
+        elif kind == "array":
+            values[f.name] = arrays[name].copy()
+        elif kind in _SCALARS:
+            values[f.name] = _SCALARS[kind](arrays[name].item())
+        else:
+            raise ValueError(f"a stored calibration's field {name} is of an unknown kind {kind!r}")
+    return cls(**values)
 
 
 def _binomial_bounds(hits: np.ndarray, total: int, risk: float) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +191,7 @@ def precision_lower_bound(right: np.ndarray, wrong: np.ndarray, false: np.ndarra
 
 def threshold_for_precision(confidences: np.ndarray, correct: np.ndarray, precision: float, *,
                             answerable: np.ndarray | None = None, answerable_share: float | None = None,
-                            risk: float = 0.05, min_answers: int = 5, candidates: int = 8) -> float:
+                            risk: float = 0.05, min_answers: int = 5, candidates: int = 16) -> float:
     """The lowest confidence threshold at which answers at or above it are right at least `precision` of the
     time with probability 1 − `risk`, on traffic like these examples; `inf` when none is.
 
@@ -128,11 +199,13 @@ def threshold_for_precision(confidences: np.ndarray, correct: np.ndarray, precis
     one), precision is bounded for traffic of that mix, whatever the mix of the examples
     (`precision_lower_bound`); without, for traffic mixed as the examples are.
 
-    The guarantee: at most `candidates` thresholds are tried (the confidences at evenly spaced numbers of
-    answers), each bounded at `risk` ÷ their number, so that with probability 1 − `risk` every bound holds
-    at once and so does the one chosen (the lowest that passes). It holds for new questions exchangeable
-    with these examples (per class, when the mix is given); a threshold falls at the last of tied
-    confidences, and needs at least `min_answers` answers above it."""
+    The guarantee (fixed-sequence testing, as in "Learn then Test"): up to `candidates` thresholds, from the
+    strictest down, are each tested at the full `risk` — is precision at or above it at least `precision`? —
+    and the search stops at the first that fails; the one chosen is the last that passed. The chance that a
+    threshold whose true precision is below `precision` is chosen is then at most `risk`, with no division of
+    the risk among the thresholds tried, because a test is reached only when every stricter one passed. It
+    holds for new questions exchangeable with these examples (per class, when the mix is given); a threshold
+    falls at the last of tied confidences, and needs at least `min_answers` answers above it."""
     if len(confidences) == 0:
         return float("inf")
     order = np.argsort(-np.asarray(confidences), kind="stable")
@@ -150,11 +223,23 @@ def threshold_for_precision(confidences: np.ndarray, correct: np.ndarray, precis
     wrong = np.cumsum(wrong_flags)
     false = np.cumsum(~has_answer)
     answered = np.arange(1, len(conf) + 1)
-    cut = np.flatnonzero(np.append(conf[1:] != conf[:-1], True) & (answered >= min_answers))
+    n_answerable, n_unanswerable = int(has_answer.sum()), int((~has_answer).sum())
+    # Where the sequence starts is fixed before the examples are looked at: the fewest answers at which a record
+    # halfway between the wanted precision and perfection (none of them unanswerable) would pass; a stricter
+    # threshold would fail for want of examples and end the search before it began.
+    good = (1.0 + precision) / 2
+    record = precision_lower_bound(good * answered, (1 - good) * answered, np.zeros(len(conf)), n_answerable,
+                                   n_unanswerable, answerable_share=share, risk=risk)
+    passing_record = np.flatnonzero(record >= precision)
+    if not passing_record.size:
+        return float("inf")
+    fewest = max(min_answers, int(answered[passing_record[0]]))
+    cut = np.flatnonzero(np.append(conf[1:] != conf[:-1], True) & (answered >= fewest))
     if not cut.size:
         return float("inf")
     at = np.unique(cut[np.searchsorted(cut, np.linspace(cut[0], cut[-1], candidates), side="left").clip(0, cut.size - 1)])
-    bound = precision_lower_bound(right[at], wrong[at], false[at], int(has_answer.sum()), int((~has_answer).sum()),
-                                  answerable_share=share, risk=risk / len(at))
-    passing = np.flatnonzero(bound >= precision)
-    return float(conf[at[passing[-1]]]) if passing.size else float("inf")
+    bound = precision_lower_bound(right[at], wrong[at], false[at], n_answerable, n_unanswerable,
+                                  answerable_share=share, risk=risk)
+    failing = np.flatnonzero(bound < precision)
+    passed = failing[0] if failing.size else at.size  # the tests before the first failure
+    return float(conf[at[passed - 1]]) if passed else float("inf")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from datetime import datetime
 
 import numpy as np
@@ -16,12 +17,17 @@ from knowledge_base.entry import Entry
 from ground.clock import as_utc, utcnow
 from ground.regions import region_covers, region_depth
 from knowledge_base.retrieval.asks import Asks, Reading
+from knowledge_base.retrieval.calibration_cache import CalibrationCache, fitted_calibration
 from knowledge_base.retrieval.confidence import Calibration, Calibrator, ranking_features
 from knowledge_base.retrieval.dense import DenseIndex
 from knowledge_base.retrieval.embedding import QueryEmbedder, VectorCache, embed_with_cache
 from knowledge_base.retrieval.fusion import FusionWeights, fuse
 from knowledge_base.retrieval.lexical import LexicalIndex
 from knowledge_base.retrieval.text import normalise
+from knowledge_base.retrieval.wording import CallerWording
+
+if TYPE_CHECKING:
+    from knowledge_base.retrieval.self_supervision import Labelled
 
 Progress = Callable[[int], None]
 _BATCH = 64  # queries ranked at once (a dense BM25 block of _BATCH × phrasings)
@@ -58,6 +64,7 @@ class RetrievalParams:
     lexical_depth: int = 32
     calibration_queries: int = 6000  # self-made questions, enough for thresholds bounded at 0.95 (confidence.py)
     asks: Asks = field(default_factory=Asks.load, compare=False)  # the question types (content/asks.yaml)
+    wording: CallerWording = field(default_factory=CallerWording.load, compare=False)  # content/wording.yaml
     # Answer thresholds hold for traffic of which this share has an answer in the knowledge base (an
     # assumption until the hotline's labels measure it), with probability 1 − threshold_risk.
     answerable_share: float = 0.5
@@ -105,6 +112,7 @@ class RetrievalIndex:
         self._written = _written_for(phrasings, phrasing_entry)
         self.calibration = Calibration.fallback()
         self.calibrated = False  # by fit_calibrator on this index's own phrasings (not the fallback, not borrowed)
+        self.labelled: tuple = ()  # the hotline's labelled questions the calibration learned from too
         self._thresholds: dict[float, float] = {}
         self._readings: dict[int, Reading] = {}  # phrasing row → its reading, as phrasings are matched
 
@@ -112,13 +120,16 @@ class RetrievalIndex:
     @classmethod
     def build(cls, entries: Sequence[Entry], embedder: QueryEmbedder, *, cache: VectorCache | None = None,
               params: RetrievalParams | None = None, revision: int = 0, progress: Progress | None = None,
-              calibrate: bool = True, reuse: "RetrievalIndex | None" = None) -> "RetrievalIndex":
+              calibrate: bool = True, reuse: "RetrievalIndex | None" = None,
+              calibrations: CalibrationCache | None = None,
+              labelled: "Sequence[Labelled]" = ()) -> "RetrievalIndex":
         """An index over `entries`. Phrasings that `reuse` (an earlier index by the same embedder) already
         holds take its vectors; only the rest go to the cache and the embedder. What depends only on
         unchanged inputs is taken from `reuse` as it is, so that a publish that changes no phrasing (an
         answer, a date, a status) rebuilds in a fraction of the time: the dense and lexical indexes when
         the phrasings are the same, the calibration when whatever it learns from is the same too. The
-        result is identical to a build without `reuse`."""
+        result is identical to a build without `reuse`. `calibrations`: fitted calibrations by what they learned
+        from, shared with other workers (`calibration_cache.py`); one found there is not fitted again."""
         params = params or RetrievalParams()
         if reuse is not None and reuse.embedder.model_id != embedder.model_id:
             reuse = None
@@ -127,20 +138,21 @@ class RetrievalIndex:
         vectors = same.vectors if same is not None else _vectors(phrasings, embedder, cache, reuse, progress)
         index = cls(entries, phrasings, owners, vectors, embedder, params, revision, reuse=reuse)
         if calibrate:
+            index.labelled = tuple(labelled)
             if same is not None and index._calibrates_like(same):
                 index.calibrated_like(same)
             else:
-                from knowledge_base.retrieval.self_supervision import fit_calibrator
-
-                index.calibration = fit_calibrator(index, max_queries=params.calibration_queries)
+                index.calibration = fitted_calibration(index, calibrations, labelled)
             index.calibrated = True
         return index
 
     def _calibrates_like(self, other: "RetrievalIndex") -> bool:
         """Whether fitting the calibrator on this index would learn exactly what `other` learned: the
         self-made questions and their rankings depend only on the phrasings, which entry owns each, the
-        entries' region depths and the parameters (phrasings and vectors are known to be the same)."""
+        entries' region depths, the parameters and the labelled questions (phrasings and vectors are known to be
+        the same)."""
         return (other.calibrated and other._params == self._params and len(other.entries) == len(self.entries)
+                and other.labelled == self.labelled
                 and np.array_equal(other.phrasing_entry, self.phrasing_entry) and np.array_equal(other._depth, self._depth))
 
     def calibrated_like(self, other: "RetrievalIndex") -> "RetrievalIndex":
@@ -212,6 +224,10 @@ class RetrievalIndex:
         """The calibrator's features of `text` ranked as `ranking`."""
         matched = self.reading_of(int(ranking.matched[0])) if ranking.rows.size else Reading(frozenset(), frozenset())
         return ranking_features(ranking.fused, ranking.lexical, self._params.asks.read(text), matched)
+
+    def rarity(self, text: str) -> float:
+        """How much a word says in this knowledge base (its rarest character 1–2-gram)."""
+        return self._lexical.rarity(text)
 
     def reading_of(self, phrasing: int) -> Reading:
         """What a phrasing asks and is about (read once per index, when first matched)."""

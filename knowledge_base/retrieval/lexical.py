@@ -48,6 +48,13 @@ class LexicalIndex:
         data = np.ones(len(rows), dtype=np.float32)
         return sp.csr_matrix((data, (rows, cols)), shape=(len(queries), self._weights_t.shape[0]))
 
+    def rarity(self, text: str) -> float:
+        """How much `text` says: the highest inverse document frequency of its character 1–2-grams (a gram no
+        phrasing holds counts as the rarest)."""
+        top = float(self._idf.max()) if self._idf.size else 0.0
+        return max((float(self._idf[self._vocabulary[g]]) if g in self._vocabulary else top
+                    for g in char_ngrams(text, self._sizes)), default=0.0)
+
     def scores(self, queries: Sequence[str]) -> sp.csr_matrix:
         """BM25 score of every document for every query (queries × documents, sparse)."""
         return (self._query_matrix(queries) @ self._weights_t).tocsr()

@@ -14,15 +14,22 @@ The calibrator learns which of these rankings are right.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from knowledge_base.retrieval.confidence import Calibration, Calibrator
+from knowledge_base.retrieval.confidence import FEATURES, Calibration, Calibrator
 
 MIN_EXAMPLES = 40
+# Labelled questions of the hotline's own traffic from which answer thresholds are read instead of from the
+# self-made ones (they are what the promise is about); fewer only help the calibrator learn.
+MIN_LABELLED = 100
+# How much one labelled question counts against the self-made ones, at most.
+MAX_LABELLED_WEIGHT = 20.0
 QUESTIONS_PER_DRAW = 4  # held out, paraphrase, near miss, unanswerable
 MAX_NEAR_MISSES = 6     # per drawn entry, in a small knowledge base
+CALLERS_WORDING = 0.8   # the share of made questions reworded as a caller would say them (wording.py)
 
 
 @dataclass
@@ -73,6 +80,10 @@ def _questions(index, row: int, rng: np.random.Generator, near_misses: int) -> l
         near_miss = asks.rewrite(source, rng, same=False)
         if near_miss:
             made.append(_Made(near_miss, None, none, -1, near_miss_of=row))
+    for m in made:
+        if rng.random() < CALLERS_WORDING:
+            m.text = index._params.wording.say(m.text, rng, keep=asks.pattern, rarity=index.rarity)
+            m.vector = None
     return made
 
 
@@ -85,12 +96,22 @@ def _may_answer(index, text: str, ranking) -> bool:
     return bool(query.asks) and query.asks == matched.asks and shared >= 0.6 * max(1, len(query.subject))
 
 
-def fit_calibrator(index, *, max_queries: int, seed: int = 0) -> Calibration:
-    """The calibrator, with its confidence and right/wrong labels on the questions it learned from (from
-    which answer thresholds for a wanted precision are read)."""
+@dataclass(frozen=True)
+class SelfMade:
+    """The questions a knowledge base makes of itself, each ranked by the index, with whether its top entry
+    is right and whether it has an answer at all."""
+
+    texts: list[str]
+    vectors: np.ndarray
+    rankings: list
+    labels: np.ndarray
+    answerable: np.ndarray
+
+
+def self_made_examples(index, *, max_queries: int, seed: int = 0) -> SelfMade:
+    """Questions made from the entries' own phrasings (see the module's docstring), ranked with their own
+    phrasing masked where they were held out."""
     rng = np.random.default_rng(seed)
-    if index.size < 3:
-        return Calibration.fallback()
     made, seen = [], set()
     draws = _draws(index.size, max_queries, rng)
     # A small knowledge base makes more near misses of each entry: the thresholds' bounds need examples.
@@ -106,17 +127,81 @@ def fit_calibrator(index, *, max_queries: int, seed: int = 0) -> Calibration:
         for m, vector in zip(to_embed, index.embedder.embed_queries([m.text for m in to_embed])):
             m.vector = vector
     rankings = index.rank([m.text for m in made], np.vstack([m.vector for m in made]), excluded=[m.excluded for m in made])
-    kept, labels, answerable = [], [], []
+    texts, vectors, kept, labels, answerable = [], [], [], [], []
     for m, r in zip(made, rankings):
         top = int(r.rows[0]) if r.rows.size else -1
         if m.near_miss_of >= 0 and top != m.near_miss_of and _may_answer(index, m.text, r):
             continue  # another entry that asks the same of a like subject comes first: it may be right
-        kept.append((m.text, r))
+        texts.append(m.text)
+        vectors.append(m.vector)
+        kept.append(r)
         labels.append(int(m.owner >= 0 and top == m.owner))
         answerable.append(m.owner >= 0)
-    if len(labels) < MIN_EXAMPLES:
+    return SelfMade(texts, np.vstack(vectors) if vectors else np.zeros((0, 0), np.float32), kept, np.array(labels, dtype=np.int64), np.array(answerable, dtype=bool))
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """A question from the hotline's traffic and what a citizen or a seat said of it (knowledge_base/labels.py)."""
+
+    text: str
+    entry_id: str | None   # the entry it is about; None: no entry answers it
+    correct: bool          # whether `entry_id` answers it (False: a citizen's "不是这个")
+
+
+def labelled_examples(index, labelled: Sequence[Labelled]) -> SelfMade:
+    """The labelled questions ranked by the index, each with whether its top entry is right: right when the
+    label names it as the answer; wrong when the label names another entry, says no entry answers, or is a
+    rejection of that very entry. A rejection of an entry that is not on top says nothing of the top one,
+    and is left out. All count as answerable: thresholds read from them hold for traffic mixed as they are."""
+    usable = [item for item in labelled if item.text.strip()]
+    if not usable or not index.size:
+        return SelfMade([], np.zeros((0, 0), np.float32), [], np.zeros(0, np.int64), np.zeros(0, bool))
+    vectors = index.embedder.embed_queries([item.text for item in usable])
+    rankings = index.rank([item.text for item in usable], vectors)
+    texts, kept_vectors, kept, labels = [], [], [], []
+    for item, vector, ranking in zip(usable, vectors, rankings):
+        top = index.entries[int(ranking.rows[0])].id if ranking.rows.size else None
+        if item.entry_id is None:
+            right = False
+        elif item.correct:
+            right = top == item.entry_id
+        elif top == item.entry_id:
+            right = False
+        else:
+            continue
+        texts.append(item.text)
+        kept_vectors.append(vector)
+        kept.append(ranking)
+        labels.append(int(right))
+    return SelfMade(texts, np.vstack(kept_vectors) if kept_vectors else np.zeros((0, 0), np.float32), kept,
+                    np.array(labels, dtype=np.int64), np.ones(len(labels), dtype=bool))
+
+
+def fit_calibrator(index, *, max_queries: int, seed: int = 0, labelled: Sequence[Labelled] = ()) -> Calibration:
+    """The calibrator, with its confidence and right/wrong labels on the questions its answer thresholds are
+    read from: the hotline's labelled questions when there are `MIN_LABELLED` of them, else the self-made ones.
+
+    The calibrator learns from both, each labelled question counting as much as several self-made ones (up to
+    `MAX_LABELLED_WEIGHT`), so that a few hundred labels weigh as much as thousands of made questions."""
+    if index.size < 3:
         return Calibration.fallback()
-    features = np.vstack([index.features(text, r) for text, r in kept])
-    y = np.array(labels)
-    calibrator = Calibrator.fit(features, y)
-    return Calibration(calibrator, calibrator.probability(features), y, np.array(answerable, dtype=bool))
+    made = self_made_examples(index, max_queries=max_queries, seed=seed)
+    real = labelled_examples(index, labelled)
+    if len(made.labels) + len(real.labels) < MIN_EXAMPLES:
+        return Calibration.fallback()
+    made_features = _features(index, made)
+    real_features = _features(index, real)
+    features = np.vstack([made_features, real_features])
+    y = np.concatenate([made.labels, real.labels])
+    weight = min(MAX_LABELLED_WEIGHT, max(1.0, 0.5 * len(made.labels) / max(1, len(real.labels))))
+    weights = np.concatenate([np.ones(len(made.labels)), np.full(len(real.labels), weight)])
+    calibrator = Calibrator.fit(features, y, weights)
+    if len(real.labels) >= MIN_LABELLED:
+        return Calibration(calibrator, calibrator.probability(real_features), real.labels, real.answerable)
+    return Calibration(calibrator, calibrator.probability(made_features), made.labels, made.answerable)
+
+
+def _features(index, examples: SelfMade) -> np.ndarray:
+    rows = [index.features(text, r) for text, r in zip(examples.texts, examples.rankings)]
+    return np.vstack(rows) if rows else np.zeros((0, len(FEATURES)), np.float32)

@@ -1,0 +1,111 @@
+"""The live wall (大屏): what the last minutes look like, read in one go every few seconds by /wall.
+
+- contacts in the last 15 minutes and how many Frontdoor resolved (an answer, no ticket: the 24-hour return check of
+  the daily report cannot be made of the last minutes);
+- the seats' queue per city: tickets waiting for a seat and the oldest one's wait;
+- seats online: seat accounts whose session or token was used in the last 5 minutes;
+- the hot-topic ranking: the topics of the last hour against the hour before;
+- the surge alerts of the last 24 hours;
+- the seats the last hour's contacts need, with Frontdoor's resolution and without.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from ground.clock import as_utc, utcnow
+from ground.privacy import mask
+from reports.alerts import SurgeAlarm
+from reports.daily import StaffingAssumptions, city_of
+from reports.staffing import Demand, seats_side_by_side
+from storage.database import Database
+from storage.tables import AccountRow, AccountSessionRow, ConversationRow, EntryRow, GapClusterRow, GapRow, TicketRow, TurnRow
+
+RECENT = timedelta(minutes=15)
+ONLINE = timedelta(minutes=5)
+WAITING = ("open",)  # waiting for a seat, as /metrics counts the queue
+
+
+class Wall:
+    def __init__(self, db: Database, alarm: SurgeAlarm, staffing: StaffingAssumptions | None = None) -> None:
+        self.db = db
+        self.alarm = alarm
+        self.assumptions = staffing or StaffingAssumptions()
+
+    def snapshot(self, now: datetime | None = None) -> dict:
+        now = now or utcnow()
+        with self.db.session() as s:
+            recent = self._contacts(s, now - RECENT, now)
+            hour = self._contacts(s, now - timedelta(hours=1), now)
+            queue = self._queue(s, now)
+            seats = s.execute(select(func.count(func.distinct(AccountSessionRow.username)))
+                              .join(AccountRow, AccountRow.username == AccountSessionRow.username)
+                              .where(AccountRow.role == "seat", AccountRow.active.is_(True),
+                                     AccountSessionRow.revoked_at.is_(None), AccountSessionRow.expires_at > now,
+                                     AccountSessionRow.last_seen_at >= now - ONLINE)).scalar() or 0
+            hot = self._hot(s, now)
+        alerts = [a.payload() for a in self.alarm.recent(20, since=now - timedelta(hours=24))]
+        return {"at": now.isoformat(), "contacts_15min": recent["contacts"], "resolved_15min": recent["resolved"],
+                "self_service_rate_15min": recent["resolved"] / recent["contacts"] if recent["contacts"] else None,
+                "queue": queue, "seats_online": seats, "hot_topics": hot, "alerts": alerts,
+                "staffing": self._staffing(hour)}
+
+    @staticmethod
+    def _contacts(s, start: datetime, end: datetime) -> dict:
+        rows = s.execute(select(ConversationRow.id, ConversationRow.ticket_number)
+                         .where(ConversationRow.created_at >= start, ConversationRow.created_at < end)).all()
+        answered = {c for (c,) in s.execute(
+            select(TurnRow.conversation_id).distinct().join(ConversationRow, ConversationRow.id == TurnRow.conversation_id)
+            .where(ConversationRow.created_at >= start, ConversationRow.created_at < end, TurnRow.decision == "answer",
+                   TurnRow.entry_id.is_not(None)))}
+        resolved = sum(1 for c, ticket in rows if c in answered and not ticket)
+        return {"contacts": len(rows), "resolved": resolved}
+
+    @staticmethod
+    def _queue(s, now: datetime) -> list[dict]:
+        rows = s.execute(select(TicketRow.region, TicketRow.created_at).where(TicketRow.status.in_(WAITING))).all()
+        count, oldest = Counter(), {}
+        for region, created in rows:
+            city = city_of(region)
+            count[city] += 1
+            oldest[city] = min(oldest.get(city, as_utc(created)), as_utc(created))
+        return [{"city": city, "open": n, "oldest_minutes": round((now - oldest[city]).total_seconds() / 60)}
+                for city, n in count.most_common()]
+
+    @staticmethod
+    def _hot(s, now: datetime, limit: int = 10) -> list[dict]:
+        def counts(start: datetime, end: datetime) -> Counter:
+            c = Counter()
+            for entry, n in s.execute(select(TurnRow.entry_id, func.count()).where(
+                    TurnRow.at >= start, TurnRow.at < end, TurnRow.decision == "answer", TurnRow.entry_id.is_not(None))
+                    .group_by(TurnRow.entry_id)):
+                c[f"entry:{entry}"] += n
+            for cluster, n in s.execute(select(GapRow.cluster_id, func.count()).where(
+                    GapRow.at >= start, GapRow.at < end, GapRow.cluster_id.is_not(None)).group_by(GapRow.cluster_id)):
+                c[f"gap:{cluster}"] += n
+            return c
+
+        now_counts = counts(now - timedelta(hours=1), now)
+        before = counts(now - timedelta(hours=2), now - timedelta(hours=1))
+        out = []
+        for topic, n in now_counts.most_common(limit):
+            kind, _, key = topic.partition(":")
+            if kind == "entry":
+                label = s.execute(select(EntryRow.question).where(EntryRow.id == key)).scalar() or key
+            else:
+                label = mask(s.execute(select(GapClusterRow.label).where(GapClusterRow.id == int(key))).scalar() or key)
+            out.append({"topic": topic, "label": label, "last_hour": n, "hour_before": before.get(topic, 0)})
+        return out
+
+    def _staffing(self, hour: dict) -> dict | None:
+        if not hour["contacts"]:
+            return None
+        a = self.assumptions
+        share = hour["resolved"] / hour["contacts"]
+        both = seats_side_by_side(Demand(hour["contacts"], a.handling_seconds, a.answer_seconds, a.service_level,
+                                         patience_seconds=a.patience_seconds), share)
+        return {"contacts_last_hour": hour["contacts"], "diverted_share": share,
+                "erlang_c_without": both.without.seats, "erlang_c_with": both.with_frontdoor.seats,
+                "erlang_a_without": both.without_abandonment.seats, "erlang_a_with": both.with_frontdoor_abandonment.seats}
