@@ -73,7 +73,7 @@ def split_for_labels(entries, queries: Sequence[Query], *, seed: int = 0) -> tup
     ids = sorted(e.id for e in entries)
     labelled_half = set(np.array(ids)[rng.permutation(len(ids))[: len(ids) // 2]].tolist())
     labelled, measured = [], []
-    for i, query in enumerate(queries):
+    for query in queries:
         learn = query.expected in labelled_half if query.expected is not None else rng.random() < 0.5
         if learn:
             labelled.append(Labelled(query.text, query.expected, True))

@@ -31,7 +31,7 @@ from ground.privacy import mask
 from storage import audit
 from storage.database import Database
 from knowledge_base.retrieval.self_supervision import Labelled
-from knowledge_base.store import _bump_revision
+from knowledge_base.store import bump_revision
 from storage.tables import AnswerLabelRow, CalibrationRefitRow, ConversationRow, EntryRow, TicketRow, TurnRow
 
 CITIZEN_REJECT, CITIZEN_CHOICE, SEAT = "citizen_reject", "citizen_choice", "seat"
@@ -227,8 +227,7 @@ def as_labelled(labels: Iterable[Label]) -> list[Labelled]:
     one label says an entry answers and a later one says it does not keeps the later word."""
     latest: dict[tuple[str, str | None], Labelled] = {}
     for label in sorted(labels, key=lambda label: label.at):
-        entry = label.entry_id if label.correct or label.entry_id is not None else None
-        latest[(label.query, entry)] = Labelled(label.query, entry, label.correct)
+        latest[(label.query, label.entry_id)] = Labelled(label.query, label.entry_id, label.correct)
     return list(latest.values())
 
 
@@ -238,33 +237,31 @@ class LabelStore:
 
     # ---- refitting the confidence --------------------------------------------------------------
     def refit(self, *, by: str, window: timedelta = timedelta(days=90), now: datetime | None = None) -> Refit:
-        """Asks every worker to learn its answer confidence again, from the labels of the last `window` too:
-        records the refit and moves the knowledge revision in the same transaction, so that each worker's next
-        index build (within seconds) reads these labels; the first to fit it shares it with the others
-        (knowledge_base/retrieval/calibration_cache.py). Audited as confidence.refit."""
+        """Asks every worker to learn its answer confidence again, from the labels of the last `window` too: takes
+        the window's labelled questions once, records them with the refit and moves the knowledge revision in the
+        same transaction, so that each worker's next index build (within seconds) reads them from that one row;
+        the first to fit shares the fit with the others (knowledge_base/retrieval/calibration_cache.py). Audited
+        as confidence.refit."""
         now = as_utc(now or utcnow())
         since = now - window
-        count = len(self.labels(since, now))
+        questions = as_labelled(self.labels(since, now))
         with self._db.session(write=True) as s:
-            row = CalibrationRefitRow(labels_since=since, labels_until=now, asked_by=by, labels=count)
+            row = CalibrationRefitRow(labels_since=since, labels_until=now, asked_by=by, labels=len(questions),
+                                      questions=[[q.text, q.entry_id, q.correct] for q in questions])
             s.add(row)
-            revision = _bump_revision(s, now)
-            audit.record(s, actor=by, action="confidence.refit", target="confidence", at=now, labels=count,
+            revision = bump_revision(s, now)
+            audit.record(s, actor=by, action="confidence.refit", target="confidence", at=now, labels=len(questions),
                          revision=revision)
             s.flush()
-            return Refit(row.id, since, now, by, count, revision)
-
-    def latest_refit(self) -> Refit | None:
-        with self._db.session() as s:
-            row = s.execute(select(CalibrationRefitRow).order_by(CalibrationRefitRow.id.desc()).limit(1)).scalar_one_or_none()
-            return None if row is None else Refit(row.id, as_utc(row.labels_since), as_utc(row.labels_until),
-                                                 row.asked_by, row.labels, 0)
+            return Refit(row.id, since, now, by, len(questions), revision)
 
     def labelled_for_calibration(self) -> list[Labelled]:
         """The labelled questions of the latest refit (none before the first): the same for every worker that
         builds an index after it, whenever it builds."""
-        refit = self.latest_refit()
-        return [] if refit is None else as_labelled(self.labels(refit.labels_since, refit.labels_until))
+        with self._db.session() as s:
+            questions = s.execute(select(CalibrationRefitRow.questions).order_by(CalibrationRefitRow.id.desc())
+                                  .limit(1)).scalar_one_or_none()
+        return [Labelled(text, entry_id, bool(correct)) for text, entry_id, correct in questions or ()]
 
     # ---- seats ---------------------------------------------------------------------------------
     def label_ticket(self, ticket_number: str, entry_id: str | None, *, by: str, now: datetime | None = None) -> Label:

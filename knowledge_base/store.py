@@ -251,7 +251,7 @@ class VersionWriter:
 
     def __exit__(self, error_type, _error, _traceback) -> None:
         if error_type is None and self.servable_changed:
-            _bump_revision(self.session, self.now)
+            bump_revision(self.session, self.now)
             self.servable_changed = False
 
     def current(self, entry_id: str) -> Entry | None:
@@ -325,7 +325,7 @@ def _revision(session: Session) -> int:
     return session.scalar(select(KbRevision.revision).where(KbRevision.id == 1))
 
 
-def _bump_revision(session: Session, now: datetime) -> int:
+def bump_revision(session: Session, now: datetime) -> int:
     """The next knowledge revision, in the caller's transaction (one per transaction: a publish of
     several entries is one revision). On PostgreSQL the same transaction notifies KB_CHANNEL, which
     every listening worker hears when, and only if, it commits (knowledge_base/follower.py)."""

@@ -580,8 +580,8 @@ class DailyReportRow(Base):
 
 # --- the confidence refitted from the hotline's labels (issue 12) ------------------------------------------------
 class CalibrationRefitRow(Base):
-    """A refit of the answer confidence from the hotline's labels: the labels given before `labels_until` (and not
-    older than the window the refit was asked with) are learned from by every worker's next index build."""
+    """A refit of the answer confidence from the hotline's labels: the labelled questions of its window, taken once
+    when it is asked, are learned from by every worker's next index build."""
 
     __tablename__ = "calibration_refits"
 
@@ -590,3 +590,4 @@ class CalibrationRefitRow(Base):
     labels_until: Mapped[datetime] = mapped_column(UTCDateTime)
     asked_by: Mapped[str] = mapped_column(String(200))
     labels: Mapped[int] = mapped_column(Integer)          # how many labels the window held when it was asked
+    questions: Mapped[list] = mapped_column(JSONDocument)  # [[text, entry id or null, correct], …] as learned from

@@ -5,7 +5,7 @@ it, or null when none does. Editors, reviewers and administrators read the label
 channel, how often the automatic answers were right (GET /v1/confidence/precision)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -112,8 +112,6 @@ def refit(body: RefitIn, labels: LabelStore = Depends(get_labels),
     """The calibration of every worker learns again from the questions the knowledge base makes of itself and
     from the labels of the last `days` days; with at least a hundred labelled questions, its answer thresholds
     are read from them (knowledge_base/retrieval/self_supervision.py)."""
-    from datetime import timedelta
-
     done = labels.refit(by=account.username, window=timedelta(days=body.days))
     return RefitOut(labels_since=done.labels_since, labels_until=done.labels_until, labels=done.labels,
                     revision=done.revision, asked_by=done.asked_by)

@@ -22,7 +22,7 @@ _END = re.compile(r"[？?。！!\s]+$")
 
 @dataclass(frozen=True)
 class CallerWording:
-    everyday: dict[str, tuple[str, ...]]
+    everyday: dict[str, tuple[str, ...]]  # longest written word first
     openings: tuple[str, ...]
     endings: tuple[str, ...]
     drop: float
@@ -32,8 +32,8 @@ class CallerWording:
     def load(cls) -> "CallerWording":
         text = resources.files("knowledge_base.retrieval").joinpath("content/wording.yaml").read_text(encoding="utf-8")
         data = yaml.safe_load(text)
-        return cls({k: tuple(v) for k, v in data["everyday"].items()}, tuple(data["openings"]), tuple(data["endings"]),
-                   float(data["drop"]), float(data["lead_clause"]))
+        everyday = {k: tuple(v) for k, v in sorted(data["everyday"].items(), key=lambda item: -len(item[0]))}
+        return cls(everyday, tuple(data["openings"]), tuple(data["endings"]), float(data["drop"]), float(data["lead_clause"]))
 
     def say(self, text: str, rng: np.random.Generator, *, keep: re.Pattern, rarity) -> str:
         """`text` as a caller might say it. `keep` matches what must stay (the ask); `rarity(word)` ranks
@@ -73,8 +73,7 @@ class CallerWording:
         return "".join(clauses)
 
     def _everyday(self, word: str, rng: np.random.Generator) -> str:
-        for written in sorted(self.everyday, key=len, reverse=True):
+        for written, options in self.everyday.items():
             if written in word and rng.random() < 0.6:
-                options = self.everyday[written]
                 return word.replace(written, options[int(rng.integers(0, len(options)))], 1)
         return word

@@ -6,6 +6,7 @@ Create Date: 2026-12-07
 """
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 TIMESTAMP = sa.DateTime(timezone=True)
 
@@ -23,6 +24,7 @@ def upgrade() -> None:
         sa.Column("labels_until", TIMESTAMP, nullable=False),
         sa.Column("asked_by", sa.String(200), nullable=False),
         sa.Column("labels", sa.Integer, nullable=False),
+        sa.Column("questions", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
     )
 
 
