@@ -27,6 +27,7 @@ class ConversationState:
     unsatisfied: int = 0              # rejections and "still don't understand" in this conversation
     prompts: int = 0                  # messages too garbled to be a question in this conversation
     intake: dict | None = None        # a 诉求 being taken down (assistant/intake.py's Intake, as JSON)
+    repeat_told: str | None = None    # the closed ticket the citizen was told of as their matter's: they insist now
 
     @classmethod
     def from_json(cls, data: dict | None) -> "ConversationState":

@@ -23,8 +23,9 @@ from assistant.rules import Rules
 from assistant.speakable import digits_spoken, speakable
 from assistant.turn import Channel, Choice, Decision, Kind, Scored, Turn
 from desk.classification import Classify, classify_by_top_entry
-from desk.tickets import TicketDesk, TicketDraft
-from ground.clock import as_utc, utcnow
+from desk.lifecycle import citizen_states
+from desk.tickets import Ticket, TicketDesk, TicketDraft
+from ground.clock import BEIJING, as_utc, utcnow
 from knowledge_base.entry import Entry
 from knowledge_base.retrieval.index import Candidate, RetrievalIndex, SearchResult
 from knowledge_base.service import KnowledgeBase
@@ -32,6 +33,7 @@ from knowledge_base.service import KnowledgeBase
 log = logging.getLogger(__name__)
 PREVIEW_SESSION = "preview"   # the session of a previewed turn, which is never recorded
 PREVIEW_TICKET = "（试用：不开工单）"  # where a previewed handoff's ticket number would be
+REPEAT_CLOSED = "repeat_closed"  # the reason of telling a citizen that their matter's ticket was closed lately
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Engine:
         self.policy = policy or Policy()
         self.classify = classify
         self.intake = IntakeDialogue(rules.intake, spoken_digits=digits_spoken) if rules.intake else None
+        self._citizen_states = citizen_states()
         # Told of every turn decided and how long it took (the composition root wires the worker's metrics here).
         self.on_turn: Callable[[Turn, Decision, float], None] | None = None
 
@@ -193,7 +196,10 @@ class Engine:
 
     @staticmethod
     def _after_ticket(decision: Decision, state: ConversationState) -> ConversationState:
-        """Once a ticket is open, the 诉求 taken down for it is done (later words add to the ticket)."""
+        """Once a ticket is open, the 诉求 taken down for it is done (later words add to the ticket); told of a
+        closed ticket on the same matter, a citizen who hands off again gets a new one."""
+        if decision.reason == REPEAT_CLOSED:
+            return replace(state, intake=None, repeat_told=decision.ticket_number)
         return replace(state, intake=None) if decision.kind is Kind.HANDOFF and state.intake else state
 
     # ---- answering from the knowledge base --------------------------------------------------
@@ -317,10 +323,24 @@ class Engine:
         """A handoff decision with its ticket opened at the desk and its number in the words; others as they are."""
         if decision.kind is not Kind.HANDOFF:
             return decision
-        ticket = self.desk.open_or_add(self._ticket_draft(turn, said, state, index, decision), now=turn.at)
-        log.info("handoff %s (%s) on %s", ticket.number, decision.reason, turn.channel.value)
-        text = self._handoff_text(turn, ticket.number, ticket.due_at, phone=bool(ticket.caller))
+        taken = self.desk.take(self._ticket_draft(turn, said, state, index, decision), now=turn.at,
+                               repeats=state.repeat_told is None)
+        ticket = taken.ticket
+        log.info("handoff %s (%s, %s) on %s", ticket.number, decision.reason, taken.how, turn.channel.value)
+        if taken.how == "closed_repeat":  # told of it; nothing is opened (and no seat is called) unless they insist
+            return replace(decision, kind=Kind.ANSWER, reason=REPEAT_CLOSED, ticket_number=ticket.number,
+                           text=self._repeat_text(turn, ticket, "repeat_closed", ticket.closed_at))
+        if taken.how == "repeat":
+            text = self._repeat_text(turn, ticket, "repeat", ticket.created_at)
+        else:
+            text = self._handoff_text(turn, ticket.number, ticket.due_at, phone=bool(ticket.caller))
         return replace(decision, text=text, ticket_number=ticket.number)
+
+    def _repeat_text(self, turn: Turn, ticket: Ticket, template: str, day: datetime | None) -> str:
+        """What a citizen is told of the ticket they already have for this matter."""
+        day = as_utc(day or ticket.created_at).astimezone(BEIJING)
+        return self.rules.reply(turn.channel.wording, template, ticket=ticket.number, tail=digits_spoken(ticket.number[-4:]),
+                                date=f"{day.month}月{day.day}日", state=self._citizen_states.get(ticket.status.value, ""))
 
     def _ticket_draft(self, turn: Turn, said: str, state: ConversationState, index: RetrievalIndex,
                       decision: Decision) -> TicketDraft:

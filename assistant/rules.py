@@ -129,8 +129,9 @@ class Rules:
 
 REPLY_TEMPLATES = {
     "chat": {"clarify", "clarify_choice", "handoff", "contact_phone", "contact_wechat", "contact_none", "redirect",
-             "courtesy", "greeting", "unclear"},
-    "voice": {"clarify", "clarify_choice", "handoff", "redirect", "courtesy", "greeting", "unclear", "more"},
+             "courtesy", "greeting", "unclear", "repeat", "repeat_closed"},
+    "voice": {"clarify", "clarify_choice", "handoff", "redirect", "courtesy", "greeting", "unclear", "more", "repeat",
+              "repeat_closed"},
     "deadline": {"within_hours", "today", "tomorrow", "day_after", "later", "o_clock", "half_past"},
     "ivr": {"greeting", "anything_else", "no_input", "no_match", "invalid_key", "emergency_transfer", "goodbye"},
 }

@@ -69,8 +69,14 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 SHIPPED_WORDING = Path(__file__).resolve().parent / "content" / "lifecycle.yaml"
+CITIZEN_WORDING = Path(__file__).resolve().parent / "content" / "citizen_states.yaml"
 
 
 def state_words(path: Path = SHIPPED_WORDING) -> dict:
     """The states, call-back results and event kinds in Chinese, for pages that show them."""
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def citizen_states(path: Path = CITIZEN_WORDING) -> dict[str, str]:
+    """Each state as the citizen is told it ("已转交相关部门办理"), by status value."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["states"]

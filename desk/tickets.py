@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, object_session
 
 from desk.deadlines import DeskDeadlines
 from desk.lifecycle import HELD, LIVE, CallbackResult, TicketStatus, Transition, TRANSITIONS
+from desk.repeats import Matter, RepeatRules
 from desk.scope import TicketScope, under
 from ground.clock import BEIJING, as_utc, utcnow
 from ground.errors import DomainError, ErrorKind
@@ -27,8 +28,9 @@ from storage.database import Database
 from storage.tables import TicketEventRow, TicketRow
 
 URGENCY_ORDER = ("紧急", "次紧急", "一般")
+REPEAT_CANDIDATES = 20  # a caller's latest tickets looked at for the same matter
 
-__all__ = ["TicketStatus", "CallbackResult", "Ticket", "TicketDraft", "TicketDesk", "TicketEvent", "TicketNotFound",
+__all__ = ["TicketStatus", "CallbackResult", "Ticket", "TicketDraft", "TicketDesk", "TicketEvent", "Taken", "TicketNotFound",
            "TicketConflict", "CitizenTicketNotFound", "OutsideScope", "AtCapacity", "QueueEmpty", "URGENCY_ORDER"]
 
 
@@ -182,10 +184,19 @@ def record_event(session: Session, number: str, kind: str, *, actor: str, city: 
     record(session, actor=actor, action=f"ticket.{kind}", target=f"ticket:{number}", at=at, city=city, **detail)
 
 
+@dataclass(frozen=True)
+class Taken:
+    """What became of a citizen's handed-off words (`TicketDesk.take`)."""
+
+    ticket: Ticket
+    how: str  # "opened", "added" (the conversation's ticket), "repeat" (the caller's live one), "closed_repeat"
+
+
 class TicketDesk:
-    def __init__(self, db: Database, deadlines: DeskDeadlines | None = None):
+    def __init__(self, db: Database, deadlines: DeskDeadlines | None = None, repeats: RepeatRules | None = None):
         self._db = db
         self.deadlines = deadlines or DeskDeadlines.load()
+        self.repeats = repeats or RepeatRules.load()
 
     # ---- 受理 ------------------------------------------------------------------------------------
     def open(self, draft: TicketDraft, now: datetime | None = None) -> Ticket:
@@ -208,10 +219,14 @@ class TicketDesk:
                          request_type=draft.request_type, region=draft.region)
             return Ticket.from_row(row)
 
-    def open_or_add(self, draft: TicketDraft, now: datetime | None = None) -> Ticket:
-        """One ticket per conversation: the conversation's ticket still being worked (not closed), brought up to
-        date with the whole transcript (and a number to call back on, if the citizen has now given one); a new
-        ticket when it has none (or its last one is closed: a new matter)."""
+    def take(self, draft: TicketDraft, now: datetime | None = None, *, repeats: bool = True) -> "Taken":
+        """One ticket per conversation, and one per matter of a citizen:
+        - the conversation's ticket still being worked (not closed), brought up to date with the whole transcript
+          (and a number to call back on, if the citizen has now given one): "added";
+        - else, with `repeats`, the same caller's ticket on the same matter (desk/repeats.py): one still being
+          worked gets the new words on its timeline ("repeat"); one closed lately is only named ("closed_repeat",
+          nothing is opened);
+        - else a new ticket ("opened")."""
         now = as_utc(now or utcnow())
         if draft.conversation_id:
             with self._db.session(write=True) as s:
@@ -222,8 +237,34 @@ class TicketDesk:
                     row.transcript, row.updated_at = draft.transcript, now
                     row.caller = row.caller or draft.caller
                     row.details = draft.details or row.details
-                    return Ticket.from_row(row)
-        return self.open(draft, now)
+                    return Taken(Ticket.from_row(row), "added")
+        if repeats and draft.caller:
+            taken = self._repeat(draft, now)
+            if taken is not None:
+                return taken
+        return Taken(self.open(draft, now), "opened")
+
+    def _repeat(self, draft: TicketDraft, now: datetime) -> "Taken | None":
+        """The caller's latest ticket on the same matter within the rules' windows, the new words recorded on
+        a live one; None when there is none."""
+        rules, new = self.repeats, Matter.of(draft.summary, draft.details)
+        with self._db.session(write=True) as s:
+            rows = s.scalars(select(TicketRow).where(TicketRow.caller == draft.caller,
+                                                     TicketRow.created_at >= now - rules.window)
+                             .order_by(TicketRow.id.desc()).limit(REPEAT_CANDIDATES)).all()
+            for row in rows:
+                if not rules.same_matter(new, Matter.of(row.summary, row.details)):
+                    continue
+                status = TicketStatus(row.status)
+                if status in LIVE and row.created_at >= now - rules.live:
+                    row = s.execute(select(TicketRow).where(TicketRow.id == row.id).with_for_update()).scalar_one()
+                    row.updated_at = now
+                    record_event(s, row.number, "repeated", actor=draft.channel, city=None, at=now,
+                                 conversation_id=draft.conversation_id, said=draft.summary)
+                    return Taken(Ticket.from_row(row), "repeat")
+                if status not in LIVE and row.closed_at is not None and row.closed_at >= now - rules.closed:
+                    return Taken(Ticket.from_row(row), "closed_repeat")
+        return None
 
     # ---- reading -------------------------------------------------------------------------------
     def get(self, number: str) -> Ticket:

@@ -204,6 +204,7 @@ class TicketRow(Base):
         Index("ix_tickets_queue", "status", "urgency", "due_at"),
         Index("ix_tickets_region", "region"),
         Index("ix_tickets_conversation", "conversation_id"),
+        Index("ix_tickets_caller", "caller", "created_at"),
         Index("ix_tickets_seat", "seat", "status"),
         Index("ix_tickets_department", "department", "status"),
         Index("ix_tickets_next", "status", "urgency_rank", "due_at", "id"),

@@ -279,15 +279,13 @@ def _frontdoor(env: dict, *args: str, stdin: str | None = None) -> str:
     return done.stdout
 
 
-def _create_accounts(env: dict, data_dir: Path) -> dict[str, str]:
-    """One account per role through the command line (as an installer makes the first admin); role → API token."""
-    env = {**env, "FRONTDOOR_DATA_DIR": str(data_dir)}
-    env.pop("DATABASE_URL", None)
-    tokens = {}
-    for role in ROLES:
-        _frontdoor(env, "accounts", "create", role, "--role", role, "--display-name", f"测试{role}", stdin=f"{TEST_PASSWORD}\n")
-        tokens[role] = _frontdoor(env, "accounts", "token", role).strip()
-    return tokens
+def _create_accounts(data_dir: Path) -> dict[str, str]:
+    """One account per role in ROLES in the database a served process on `data_dir` uses, by the same store and calls as `frontdoor accounts create/token` (the command line itself is
+    tested in tests/test_console_page.py); role → API token."""
+    from frontdoor.settings import Settings
+
+    settings = Settings(_env_file=None, data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'frontdoor.db'}")
+    return _create_accounts_in_process(settings, ROLES)
 
 
 def _serve(env: dict, data_dir: Path, port: int, args: tuple[str, ...] = ()):
@@ -331,7 +329,7 @@ def server(provisioned, fake_wechat, seed_caches, tmp_path_factory):
            "FRONTDOOR_WECHAT_ENCODING_AES_KEY": WECHAT_AES_KEY, "FRONTDOOR_WECHAT_APPID": fake_wechat.appid,
            "FRONTDOOR_WECHAT_SECRET": fake_wechat.secret, "FRONTDOOR_WECHAT_API_BASE": fake_wechat.base_url,
            "FRONTDOOR_WECHAT_REGION": "江苏省/南京市"}
-    tokens = _create_accounts(env, data_dir)
+    tokens = _create_accounts(data_dir)
     seed_caches.warm_url(f"sqlite:///{data_dir / 'frontdoor.db'}")
     process, log = _serve(env, data_dir, port)
     yield Server(f"http://127.0.0.1:{port}", data_dir, tokens)
@@ -372,7 +370,7 @@ def voice_server(provisioned, embedder, tmp_path_factory):
     env.pop("DATABASE_URL", None)
     subprocess.run([sys.executable, "-m", "frontdoor", "kb", "import", str(SPOKEN_KB)], env=env, check=True,
                    capture_output=True)
-    tokens = _create_accounts(env, data_dir)
+    tokens = _create_accounts(data_dir)
     # The FAQ's vectors and calibration, computed once per run: under pytest-xdist two workers may start this service.
     _seed_caches_once("voice-caches", embedder, tmp_path_factory, SPOKEN_KB).warm_url(f"sqlite:///{data_dir / 'frontdoor.db'}")
     process, log = _serve(env, data_dir, port)
@@ -489,8 +487,9 @@ class SignedIn:
         return self.request("DELETE", url, **kwargs)
 
 
-def _create_accounts_in_process(settings) -> dict[str, str]:
-    """One account per role, as `frontdoor accounts create/token` make them (same store, same calls); role → API token."""
+def _create_accounts_in_process(settings, roles: tuple[str, ...] | None = None) -> dict[str, str]:
+    """One account per role (default: every role; tests/test_access.py signs in as each), as `frontdoor accounts
+    create/token` make them (same store, same calls); role → API token."""
     from accounts.roles import Role
     from frontdoor.components import account_store, open_database
 
@@ -498,7 +497,7 @@ def _create_accounts_in_process(settings) -> dict[str, str]:
     try:
         accounts = account_store(settings, db)
         tokens = {}
-        for role in [r.value for r in Role]:  # every role (manager, supervisor, … too): tests/test_access.py signs in as each
+        for role in roles or [r.value for r in Role]:
             accounts.create(role, TEST_PASSWORD, role, region="", display_name=f"测试{role}", by="cli")
             tokens[role], _ = accounts.open_session(role, "token", None, by="cli")
         return tokens

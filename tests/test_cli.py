@@ -35,17 +35,38 @@ def frontdoor(args, provisioned, data_dir):
     return subprocess.run([sys.executable, "-m", "frontdoor", *args], env=env, capture_output=True, text=True, timeout=600)
 
 
+def write_pack(folder):
+    write_jsonl(folder / "tiny.kb.jsonl", KB)
+    write_jsonl(folder / "tiny.queries.jsonl", QUERIES)
+    return folder / "tiny.kb.jsonl", folder / "tiny.queries.jsonl"
+
+
 @pytest.fixture
 def pack(tmp_path):
-    write_jsonl(tmp_path / "tiny.kb.jsonl", KB)
-    write_jsonl(tmp_path / "tiny.queries.jsonl", QUERIES)
-    return tmp_path / "tiny.kb.jsonl", tmp_path / "tiny.queries.jsonl"
+    return write_pack(tmp_path)
 
 
-def test_the_last_line_is_the_figures_as_json(pack, provisioned, tmp_path):
-    result = frontdoor(["eval", "retrieval", "--kb", str(pack[0]), "--queries", str(pack[1])], provisioned, tmp_path / "data")
+@pytest.fixture(scope="module")
+def evaluated(provisioned, tmp_path_factory):
+    """`frontdoor eval retrieval` over the tiny pack, once per channel (each run fits its own calibration):
+    channel → (the finished command, the data folder it was given)."""
+    folder = tmp_path_factory.mktemp("eval")
+    kb, queries = write_pack(folder)
+    runs = {}
+    for channel in ("chat", "voice"):
+        data_dir = folder / f"data-{channel}"
+        runs[channel] = frontdoor(["eval", "retrieval", "--kb", str(kb), "--queries", str(queries), "--channel", channel],
+                                  provisioned, data_dir), data_dir
+    return runs
+
+
+def figures_of(result):
     assert result.returncode == 0, result.stderr
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_last_line_is_the_figures_as_json(evaluated):
+    figures = figures_of(evaluated["chat"][0])
     assert MEASURES <= figures.keys()
     assert figures["queries"] == 5 and figures["answerable"] == 4
     assert figures["top1"] == 1.0
@@ -53,19 +74,15 @@ def test_the_last_line_is_the_figures_as_json(pack, provisioned, tmp_path):
     assert 0 <= figures["precision"] <= 1 and figures["coverage"] <= figures["top1"]
 
 
-def test_the_voice_channel_answers_no_more_than_chat(pack, provisioned, tmp_path):
-    figures = {}
-    for channel in ("chat", "voice"):
-        result = frontdoor(["eval", "retrieval", "--kb", str(pack[0]), "--queries", str(pack[1]), "--channel", channel],
-                           provisioned, tmp_path / "data")
+def test_the_voice_channel_answers_no_more_than_chat(evaluated):
+    chat, voice = figures_of(evaluated["chat"][0]), figures_of(evaluated["voice"][0])
+    assert voice["channel"] == "voice" and voice["answered"] <= chat["answered"]
+
+
+def test_the_service_database_is_never_touched(evaluated):
+    for result, data_dir in evaluated.values():
         assert result.returncode == 0, result.stderr
-        figures[channel] = json.loads(result.stdout.strip().splitlines()[-1])
-    assert figures["voice"]["channel"] == "voice" and figures["voice"]["answered"] <= figures["chat"]["answered"]
-
-
-def test_the_service_database_is_never_touched(pack, provisioned, tmp_path):
-    frontdoor(["eval", "retrieval", "--kb", str(pack[0]), "--queries", str(pack[1])], provisioned, tmp_path / "data")
-    assert not (tmp_path / "data" / "frontdoor.db").exists()
+        assert not (data_dir / "frontdoor.db").exists()
 
 
 def test_a_broken_query_file_names_its_lines_and_measures_nothing(pack, provisioned, tmp_path):

@@ -30,18 +30,19 @@ def test_a_ticket_is_numbered_by_beijing_date_and_carries_its_deadline(db):
 
 def test_a_second_handoff_in_one_conversation_adds_to_its_ticket(db):
     desk = TicketDesk(db)
-    first = desk.open_or_add(draft(conversation_id="chat-1", caller=None))
-    again = desk.open_or_add(draft(conversation_id="chat-1", transcript=[{"text": "小区停水了"}, {"text": "转人工"}]))
+    first = desk.take(draft(conversation_id="chat-1", caller=None)).ticket
+    again = desk.take(draft(conversation_id="chat-1", transcript=[{"text": "小区停水了"}, {"text": "转人工"}])).ticket
     assert again.number == first.number and [t["text"] for t in again.transcript] == ["小区停水了", "转人工"]
     assert again.caller == "13800000000"  # given the second time
 
 
 def test_a_handoff_after_the_conversations_ticket_is_closed_opens_a_new_one(db):
     desk = TicketDesk(db)
-    first = desk.open_or_add(draft(conversation_id="chat-2"))
+    first = desk.take(draft(conversation_id="chat-2")).ticket
     desk.claim(first.number, "seat-1")
     desk.close(first.number, "seat-1")
-    assert desk.open_or_add(draft(conversation_id="chat-2")).number != first.number
+    later = desk.take(draft(conversation_id="chat-2", summary="门口的路灯坏了一个星期"))
+    assert later.how == "opened" and later.ticket.number != first.number
 
 
 def test_the_queue_is_most_urgent_first_and_filters_by_region(db):

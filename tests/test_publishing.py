@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from conftest import _free_port, _serve, _stop
+from conftest import _free_port, _seed_caches_once, _serve, _stop
 from knowledge_base.entry import Entry, Status
 from knowledge_base.follower import PublishFollower
 from knowledge_base.io import write_entries
 from knowledge_base.seed import read_seed_entries
 from knowledge_base.service import KnowledgeBase
-from knowledge_base.store import CalibrationStore, EmbeddingCache, KnowledgeStore
+from knowledge_base.store import EmbeddingCache, KnowledgeStore
 
 WORKERS = 2
 
@@ -242,12 +242,20 @@ def never_backwards(replies: list[Reply], key) -> list[tuple[Reply, Reply]]:
     return broken
 
 
-@pytest.fixture
-def two_workers(db, provisioned, embedder, tmp_path):
-    """`frontdoor serve --workers 2` on `db` with a small knowledge base imported before it starts."""
+@pytest.fixture(scope="module")
+def small_knowledge(embedder, tmp_path_factory):
+    """Thirty of the seed's province-wide entries in a knowledge file, with their vectors and calibration
+    computed once (a first worker's work, shared by the SQLite and the PostgreSQL run)."""
     entries = [e for e in read_seed_entries() if "/" not in e.region][:30]
-    kb_file = tmp_path / "kb.jsonl"
+    kb_file = tmp_path_factory.mktemp("publishing-kb") / "kb.jsonl"
     write_entries(entries, kb_file)
+    return entries, kb_file, _seed_caches_once("publishing-caches", embedder, tmp_path_factory, kb_file)
+
+
+@pytest.fixture
+def two_workers(db, provisioned, small_knowledge, tmp_path):
+    """`frontdoor serve --workers 2` on `db` with a small knowledge base imported before it starts."""
+    entries, kb_file, caches = small_knowledge
     env = {**os.environ, "FRONTDOOR_MODEL_DIR": str(provisioned.model_dir), "FRONTDOOR_ALLOW_DOWNLOAD": "false",
            "FRONTDOOR_DATABASE_URL": db.url.render_as_string(hide_password=False), "FRONTDOOR_VOICE": "false",
            "FRONTDOOR_SEED_ON_START": "false", "FRONTDOOR_KB_POLL_SECONDS": "1",
@@ -256,8 +264,7 @@ def two_workers(db, provisioned, embedder, tmp_path):
     env.pop("DATABASE_URL", None)
     subprocess.run([sys.executable, "-m", "frontdoor", "kb", "import", str(kb_file)], env=env, check=True,
                    capture_output=True)
-    # Embedded and calibrated once here, so that the workers start from the shared embedding cache and calibration.
-    KnowledgeBase(KnowledgeStore(db), embedder, EmbeddingCache(db), calibrations=CalibrationStore(db)).index.refresh(force=True)
+    caches.warm(db)  # the workers start from the shared embedding cache and calibration, as after a first worker
     data_dir = tmp_path / "service"
     data_dir.mkdir()
     port = _free_port()

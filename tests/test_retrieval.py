@@ -98,14 +98,14 @@ def test_a_caller_of_unknown_region_hears_only_province_wide_rules(index):
 
 def test_an_expired_entry_is_never_given(embedder):
     expired = published("yellow-code", "苏康码变黄码了怎么转绿码", "我码咋黄了", expires_at=NOW - timedelta(hours=1))
-    index = RetrievalIndex.build([expired, *KB[1:]], embedder)
+    index = RetrievalIndex.build([expired, *KB[1:]], embedder, calibrate=False)
     result = index.search("我码咋黄了", now=NOW, k=9)
     assert "yellow-code" not in [c.entry.id for c in result.candidates]
 
 
 def test_an_entry_not_yet_in_force_is_given_only_from_its_time(embedder):
     later = published("yellow-code", "苏康码变黄码了怎么转绿码", "我码咋黄了", effective_from=NOW + timedelta(hours=2))
-    index = RetrievalIndex.build([later, *KB[1:]], embedder)
+    index = RetrievalIndex.build([later, *KB[1:]], embedder, calibrate=False)
     assert "yellow-code" not in [c.entry.id for c in index.search("我码咋黄了", now=NOW, k=9).candidates]
     assert index.search("我码咋黄了", now=NOW + timedelta(hours=3)).top.entry.id == "yellow-code"
 

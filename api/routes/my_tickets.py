@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from pathlib import Path
-
-import yaml
 from fastapi import APIRouter, Depends, Path as PathParam, Query, Request
 from pydantic import BaseModel, Field
 
@@ -18,17 +15,17 @@ from api.auth import PUBLIC
 from api.errors import ErrorBody
 from api.routes.chat import CHAT_SESSION_PATTERN
 from api.services import get_services
+from desk.lifecycle import citizen_states
 from desk.tickets import Ticket
 
 router = APIRouter(prefix="/v1/chat", tags=["chat"], dependencies=[Depends(PUBLIC)])  # a citizen's channel
 
-WORDS = Path(__file__).resolve().parents[1] / "content" / "my_tickets.yaml"
 TICKET_NUMBER_PATTERN = r"^[0-9]{8,20}$"
 
 
 @cache
-def citizen_words(path: Path = WORDS) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+def _citizen_states() -> dict[str, str]:
+    return citizen_states()
 
 
 class CitizenTicketOut(BaseModel):
@@ -43,7 +40,7 @@ class CitizenTicketOut(BaseModel):
 
     @classmethod
     def of(cls, ticket: Ticket) -> "CitizenTicketOut":
-        return cls(number=ticket.number, status=ticket.status.value, state=citizen_words()["states"][ticket.status.value],
+        return cls(number=ticket.number, status=ticket.status.value, state=_citizen_states()[ticket.status.value],
                    said=ticket.summary, reply=ticket.reply, created_at=ticket.created_at, replied_at=ticket.replied_at,
                    closed_at=ticket.closed_at)
 

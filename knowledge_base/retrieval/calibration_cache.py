@@ -23,6 +23,7 @@ from knowledge_base.retrieval.confidence import FEATURES, Calibration
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from knowledge_base.retrieval.embedding import VectorCache
     from knowledge_base.retrieval.index import RetrievalIndex
     from knowledge_base.retrieval.self_supervision import Labelled
 
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 # Bump with any change to how a calibration is fitted that the fingerprint below does not see (the
 # self-made questions, the calibrator's model): rows of another version are then never read.
-CALIBRATION_VERSION = 2  # 2: questions made in a caller's words (wording.py), labelled questions
+CALIBRATION_VERSION = 3  # 2: questions made in a caller's words (wording.py), labelled questions; 3: drawn per entry
 
 
 class CalibrationCache(Protocol):
@@ -87,8 +88,9 @@ def _described(value):
 
 
 def fitted_calibration(index: "RetrievalIndex", cache: CalibrationCache | None,
-                       labelled: "Sequence[Labelled]" = ()) -> Calibration:
-    """The calibration of `index`: the one stored under its fingerprint, else fitted now (and stored)."""
+                       labelled: "Sequence[Labelled]" = (), vectors: "VectorCache | None" = None) -> Calibration:
+    """The calibration of `index`: the one stored under its fingerprint, else fitted now (and stored), its
+    self-made questions embedded through `vectors` (the knowledge base's embedding cache)."""
     from knowledge_base.retrieval.self_supervision import fit_calibrator
 
     key = calibration_key(index, labelled) if cache is not None else None
@@ -101,7 +103,9 @@ def fitted_calibration(index: "RetrievalIndex", cache: CalibrationCache | None,
         if stored is not None:
             log.info("calibration %s… loaded from the database (%d examples)", key[:12], stored.confidence.size)
             return stored
-    calibration = fit_calibrator(index, max_queries=index._params.calibration_queries, labelled=labelled)
+    params = index._params
+    queries = min(params.calibration_queries, params.calibration_queries_per_entry * index.size)
+    calibration = fit_calibrator(index, max_queries=queries, labelled=labelled, vectors=vectors)
     if cache is not None:
         try:
             cache.put(key, calibration)

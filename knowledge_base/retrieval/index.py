@@ -63,6 +63,9 @@ class RetrievalParams:
     dense_depth: int = 64  # phrasings taken from FAISS per query before per-entry fusion
     lexical_depth: int = 32
     calibration_queries: int = 6000  # self-made questions, enough for thresholds bounded at 0.95 (confidence.py)
+    # At most this many per entry: a knowledge base of a few entries has little to make questions from, and
+    # beyond this they are the same few rewrites again (each costing the embedder as much as a new one).
+    calibration_queries_per_entry: int = 150
     asks: Asks = field(default_factory=Asks.load, compare=False)  # the question types (content/asks.yaml)
     wording: CallerWording = field(default_factory=CallerWording.load, compare=False)  # content/wording.yaml
     # Answer thresholds hold for traffic of which this share has an answer in the knowledge base (an
@@ -142,7 +145,7 @@ class RetrievalIndex:
             if same is not None and index._calibrates_like(same):
                 index.calibrated_like(same)
             else:
-                index.calibration = fitted_calibration(index, calibrations, labelled)
+                index.calibration = fitted_calibration(index, calibrations, labelled, vectors=cache)
             index.calibrated = True
         return index
 

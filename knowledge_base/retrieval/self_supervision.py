@@ -14,12 +14,14 @@ The calibrator learns which of these rankings are right.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from knowledge_base.retrieval.confidence import FEATURES, Calibration, Calibrator
+from knowledge_base.retrieval.embedding import VectorCache, embed_with_cache
 
 MIN_EXAMPLES = 40
 # Labelled questions of the hotline's own traffic from which answer thresholds are read instead of from the
@@ -51,13 +53,27 @@ def drop_characters(text: str, rng: np.random.Generator) -> str:
     return "".join(chars)
 
 
-def _draws(n_entries: int, max_queries: int, rng: np.random.Generator) -> np.ndarray:
-    """Rows of the entries to make questions from: each entry once where there are enough of them; a small
+def _entry_stream(index, row: int, seed: int) -> int:
+    """A number that names entry `row` as its questions are made from it: its id and phrasings (so that its
+    questions stay the same while it does, whatever happens to the other entries)."""
+    digest = hashlib.sha256(index.entries[row].id.encode("utf-8"))
+    for phrasing in index.entry_phrasings[row]:
+        digest.update(b"\0" + index.phrasings[phrasing].encode("utf-8"))
+    return int.from_bytes(digest.digest()[:8], "little") ^ seed
+
+
+def _draws(index, n_draws: int, seed: int) -> list[tuple[int, np.random.Generator]]:
+    """(entry row, its own random stream) for each draw: every entry drawn about `n_draws / size` times (a small
     knowledge base is drawn from again, each time with other rewrites, so that thresholds rest on enough
-    examples to bound."""
-    wanted = max(1, max_queries // QUESTIONS_PER_DRAW)
-    rounds = -(-wanted // n_entries)
-    return np.concatenate([rng.permutation(n_entries) for _ in range(rounds)])[:wanted]
+    examples to bound). An entry's draws depend only on itself and that share, not on the order or the other
+    entries, so that after an edit most questions are the same texts again and their vectors are cached."""
+    base, share = divmod(n_draws, index.size)
+    draws = []
+    for row in range(index.size):
+        stream = _entry_stream(index, row, seed)
+        extra = (stream & 0xFFFFFFFF) / 2**32 < share / index.size  # which entries take the remainder
+        draws.extend((row, np.random.default_rng([stream, j])) for j in range(base + int(extra)))
+    return draws
 
 
 def _questions(index, row: int, rng: np.random.Generator, near_misses: int) -> list[_Made]:
@@ -108,23 +124,22 @@ class SelfMade:
     answerable: np.ndarray
 
 
-def self_made_examples(index, *, max_queries: int, seed: int = 0) -> SelfMade:
+def self_made_examples(index, *, max_queries: int, seed: int = 0, vectors: VectorCache | None = None) -> SelfMade:
     """Questions made from the entries' own phrasings (see the module's docstring), ranked with their own
-    phrasing masked where they were held out."""
-    rng = np.random.default_rng(seed)
+    phrasing masked where they were held out. `vectors`: where the made questions' vectors are kept, so that
+    a refit after an edit embeds only the questions of the entries that changed."""
     made, seen = [], set()
-    draws = _draws(index.size, max_queries, rng)
     # A small knowledge base makes more near misses of each entry: the thresholds' bounds need examples.
     near_misses = int(np.clip(max_queries // (QUESTIONS_PER_DRAW * index.size), 1, MAX_NEAR_MISSES))
-    for row in draws[: max(1, max_queries // (QUESTIONS_PER_DRAW + near_misses - 1))]:
-        for m in _questions(index, int(row), rng, near_misses):
+    for row, rng in _draws(index, max(1, max_queries // (QUESTIONS_PER_DRAW + near_misses - 1)), seed):
+        for m in _questions(index, row, rng, near_misses):
             key = (m.text, m.owner, m.near_miss_of)
             if key not in seen:  # the same question twice would count twice towards a threshold
                 seen.add(key)
                 made.append(m)
     to_embed = [m for m in made if m.vector is None]
     if to_embed:
-        for m, vector in zip(to_embed, index.embedder.embed_queries([m.text for m in to_embed])):
+        for m, vector in zip(to_embed, embed_with_cache([m.text for m in to_embed], index.embedder, vectors)):
             m.vector = vector
     rankings = index.rank([m.text for m in made], np.vstack([m.vector for m in made]), excluded=[m.excluded for m in made])
     texts, vectors, kept, labels, answerable = [], [], [], [], []
@@ -178,7 +193,8 @@ def labelled_examples(index, labelled: Sequence[Labelled]) -> SelfMade:
                     np.array(labels, dtype=np.int64), np.ones(len(labels), dtype=bool))
 
 
-def fit_calibrator(index, *, max_queries: int, seed: int = 0, labelled: Sequence[Labelled] = ()) -> Calibration:
+def fit_calibrator(index, *, max_queries: int, seed: int = 0, labelled: Sequence[Labelled] = (),
+                   vectors: VectorCache | None = None) -> Calibration:
     """The calibrator, with its confidence and right/wrong labels on the questions its answer thresholds are
     read from: the hotline's labelled questions when there are `MIN_LABELLED` of them, else the self-made ones.
 
@@ -186,7 +202,7 @@ def fit_calibrator(index, *, max_queries: int, seed: int = 0, labelled: Sequence
     `MAX_LABELLED_WEIGHT`), so that a few hundred labels weigh as much as thousands of made questions."""
     if index.size < 3:
         return Calibration.fallback()
-    made = self_made_examples(index, max_queries=max_queries, seed=seed)
+    made = self_made_examples(index, max_queries=max_queries, seed=seed, vectors=vectors)
     real = labelled_examples(index, labelled)
     if len(made.labels) + len(real.labels) < MIN_EXAMPLES:
         return Calibration.fallback()
