@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from assistant.conversations import ConversationState, ConversationStore
 from assistant.deadlines import say_deadline
@@ -114,7 +114,7 @@ class Engine:
         if decision.kind is Kind.HANDOFF:
             urgency = self.rules.urgency_of(text.strip())
             decision = replace(decision, text=self._handoff_text(
-                turn, PREVIEW_TICKET, turn.at + timedelta(hours=urgency.dispatch_hours), phone=False))
+                turn, PREVIEW_TICKET, self.desk.deadlines.dispatch_due(urgency.name, turn.at), phone=False))
         return replace(decision, knowledge_revision=index.revision)
 
     def screen(self, said: str) -> Kind | None:
@@ -362,7 +362,7 @@ class Engine:
             details = self.intake.details(intake, confirmed=decision.reason == "intake")
         return TicketDraft(
             channel=turn.channel.value, summary=summary, reason=decision.reason, transcript=transcript,
-            request_type=request_type, urgency=urgency.name, dispatch_hours=urgency.dispatch_hours, details=details,
+            request_type=request_type, urgency=urgency.name, details=details,
             region=region, caller=caller, conversation_id=turn.session, category_code=category.code,
             category_name=category.name, category_score=category.score, category_source=category.source,
             candidates=[{"entry_id": s.entry_id, "question": s.question, "score": round(s.score, 4)} for s in scored],

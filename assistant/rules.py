@@ -47,8 +47,7 @@ class ScopeRule:
 
 @dataclass(frozen=True)
 class UrgencyLevel:
-    name: str
-    dispatch_hours: float
+    name: str  # the desk's dispatch deadline is by this name (desk/content/deadlines.yaml)
     patterns: tuple[re.Pattern, ...]
 
 
@@ -184,7 +183,7 @@ def _load(override_dir: Path | None) -> Rules:
     unclear = Unclear(**{k: int(v) for k, v in (followups.get("unclear") or {}).items()})
     urgency, where = _read("urgency.yaml", override_dir)
     levels = tuple(
-        UrgencyLevel(name=l["name"], dispatch_hours=float(l["dispatch_hours"]), patterns=_compile(l.get("patterns") or [], f"{where}: {l['name']}"))
+        UrgencyLevel(name=l["name"], patterns=_compile(l.get("patterns") or [], f"{where}: {l['name']}"))
         for l in urgency["levels"]
     )
     if not levels:

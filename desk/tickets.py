@@ -89,7 +89,7 @@ class TicketDraft:
     transcript: list[dict]
     request_type: str
     urgency: str
-    dispatch_hours: float
+    dispatch_hours: float | None = None  # None: the desk's rule for the urgency (desk/content/deadlines.yaml)
     region: str | None = None
     caller: str | None = None
     conversation_id: str | None = None
@@ -204,7 +204,7 @@ class TicketDesk:
         with self._db.session(write=True) as s:
             row = TicketRow(
                 channel=draft.channel, summary=draft.summary, reason=draft.reason, transcript=draft.transcript,
-                request_type=draft.request_type, urgency=draft.urgency, due_at=now + timedelta(hours=draft.dispatch_hours),
+                request_type=draft.request_type, urgency=draft.urgency, due_at=self._dispatch_due(draft, now),
                 region=draft.region, caller=draft.caller, conversation_id=draft.conversation_id,
                 category_code=draft.category_code, category_name=draft.category_name, category_score=draft.category_score,
                 category_source=draft.category_source, candidates=draft.candidates, asr_confidence=draft.asr_confidence,
@@ -218,6 +218,11 @@ class TicketDesk:
             record_event(s, row.number, "opened", actor=f"{draft.channel}", city=None, at=now, urgency=draft.urgency,
                          request_type=draft.request_type, region=draft.region)
             return Ticket.from_row(row)
+
+    def _dispatch_due(self, draft: TicketDraft, now: datetime) -> datetime:
+        if draft.dispatch_hours is not None:
+            return now + timedelta(hours=draft.dispatch_hours)
+        return self.deadlines.dispatch_due(draft.urgency, now)
 
     def take(self, draft: TicketDraft, now: datetime | None = None, *, repeats: bool = True) -> "Taken":
         """One ticket per conversation, and one per matter of a citizen:

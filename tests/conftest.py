@@ -424,6 +424,26 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.slow)
 
 
+# Test files that share a costly served process run in the same test process under `make test` (pytest-xdist,
+# --dist loadfile): the phone line's service (a knowledge base of its own, both models) starts once, not once
+# per file. (pytest-xdist's own xdist_group marks are not read under pytest 9.2.)
+SHARED_PROCESS = {"tests/test_voice_ivr.py": "phone-line", "tests/test_voice_audiosocket.py": "phone-line"}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, with the files of SHARED_PROCESS sent to one test process together."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedProcessScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return SHARED_PROCESS.get(file, file)
+
+    return SharedProcessScheduling(config, log)
+
+
 # --- the web service, in this process: the app with a small embedder, no voice, no subprocess -------------
 @dataclass(frozen=True)
 class InProcess:
