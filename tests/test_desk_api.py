@@ -179,3 +179,13 @@ def test_a_duplicate_merged_under_its_parent_is_closed_with_it(inprocess, tag):
     seat.post(f"/v1/tickets/{parent}/close", json={}).raise_for_status()
     merged = seat.get(f"/v1/desk/tickets/{duplicate}").json()["ticket"]
     assert (merged["status"], merged["reply"]) == ("closed", "已补办")
+
+
+def test_the_ticket_list_shows_closed_tickets_only_when_asked(inprocess, tag):
+    seat = inprocess.signed_in("seat")
+    number = ticket(inprocess, NANJING, summary=f"路灯不亮了{tag}")
+    inprocess.services.desk.claim(number, "seat")
+    inprocess.services.desk.close(number, "seat")
+    listed = {t["number"] for t in seat.get("/v1/tickets", params={"limit": 500}).json()}
+    closed = {t["number"] for t in seat.get("/v1/tickets", params={"limit": 500, "status": "closed"}).json()}
+    assert number not in listed and number in closed

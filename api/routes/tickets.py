@@ -12,6 +12,7 @@ from api.bounds import Offset
 from api.auth import allow
 from api.services import get_desk, get_services
 from desk.flows import reply_to_citizen
+from desk.lifecycle import LIVE
 from desk.support import city_of
 from desk.tickets import Ticket, TicketDesk, TicketStatus
 from ground.errors import DomainError, ErrorKind
@@ -87,12 +88,14 @@ def _acting(action):
     return TicketOut.of(action())
 
 
-@router.get("", response_model=list[TicketOut], summary="The queue: most urgent first, then nearest deadline")
+@router.get("", response_model=list[TicketOut], summary="The queue: most urgent first, then nearest deadline",
+            description="The tickets still being worked; closed and archived ones only when `status` asks for them.")
 def list_tickets(region: str | None = Query(default=None, max_length=100), urgency: str | None = Query(default=None, max_length=16),
                  status: TicketStatus | None = None, seat: str | None = Query(default=None, max_length=100),
                  limit: int = Query(default=50, ge=1, le=500), offset: Offset = 0,
                  desk: TicketDesk = Depends(get_desk), account: Account = Depends(allow(Role.SEAT))) -> list[TicketOut]:
-    return [TicketOut.of(t) for t in desk.list(region=region, urgency=urgency, status=status, seat=seat, limit=limit, offset=offset)]
+    return [TicketOut.of(t) for t in desk.list(region=region, urgency=urgency, status=status or LIVE, seat=seat, limit=limit,
+                                               offset=offset)]
 
 
 @router.get("/{number}", response_model=TicketOut)
