@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -64,15 +64,24 @@ class Deliveries:
 class Replied:
     ticket: Ticket
     delivered: str | None  # what carried the reply to the citizen ("wechat", "sms"); None: the seat calls back
+    merged: dict[str, str | None] = field(default_factory=dict)  # each ticket merged under it → what carried it
 
 
 async def reply_to_citizen(desk: TicketDesk, deliveries: Deliveries, number: str, seat: str, text: str,
                            city: str | None = None) -> Replied:
     """Records `seat`'s reply on ticket `number` (only the seat that claimed it may reply; `city`: the city of its
-    seat, 多援一), then sends it to the citizen by the first of the ticket's channel's deliveries that can carry it now."""
+    seat, 多援一), then sends it to the citizen by the first of the ticket's channel's deliveries that can carry it
+    now — and to the citizen of each ticket merged under it (one matter, many callers), each under their own number."""
     ticket = await asyncio.to_thread(lambda: desk.reply(number, seat, text, city=city))
+    merged = await asyncio.to_thread(desk.merged_under, ticket.number)
+    return Replied(ticket, await _deliver(deliveries, ticket, text),
+                   {child.number: await _deliver(deliveries, child, text) for child in merged})
+
+
+async def _deliver(deliveries: Deliveries, ticket: Ticket, text: str) -> str | None:
+    """What carried `text` to `ticket`'s citizen, in the replies' wording; None when nothing could now."""
     worded = deliveries.seat_reply.format(number=ticket.number, text=text)
     for delivery in deliveries.channels.get(ticket.channel, ()):
         if await delivery.deliver(ticket, worded):
-            return Replied(ticket, getattr(delivery, "via", delivery.channel))
-    return Replied(ticket, None)
+            return getattr(delivery, "via", delivery.channel)
+    return None

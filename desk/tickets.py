@@ -368,11 +368,30 @@ class TicketDesk:
             return Ticket.from_row(row)
 
     def reply(self, number: str, seat: str, text: str, now: datetime | None = None, *, city: str | None = None) -> Ticket:
+        """The seat's answer, recorded on the ticket and on the tickets merged under it (each an event of its own:
+        their citizens are answered with it, `desk.flows.reply_to_citizen`)."""
         def change(row: TicketRow, at: datetime) -> dict:
             self._require_holder(row, seat, "reply to")
             row.reply, row.replied_at = text, at
-            return {"length": len(text)}
+            session = object_session(row)
+            children = self._merged_rows(session, row.number)
+            for child in children:
+                child.reply, child.replied_at, child.updated_at = text, at, at
+                record_event(session, child.number, TRANSITIONS["reply"].event, actor=seat, city=city, at=at,
+                             parent=row.number, length=len(text))
+            return {"length": len(text)} | ({"merged": [c.number for c in children]} if children else {})
         return self._step("reply", number, seat, city, change, now)
+
+    def merged_under(self, number: str) -> list[Ticket]:
+        """The tickets merged under ticket `number` that are still being worked."""
+        with self._db.session() as s:
+            return [Ticket.from_row(row) for row in self._merged_rows(s, number)]
+
+    @staticmethod
+    def _merged_rows(session: Session, number: str) -> list[TicketRow]:
+        return list(session.execute(select(TicketRow).where(TicketRow.parent_number == number,
+                                                            TicketRow.status.in_([st.value for st in LIVE]))
+                                    .order_by(TicketRow.id)).scalars())
 
     def dispatch(self, number: str, seat: str, department: str, now: datetime | None = None, *, city: str | None = None,
                  note: str = "", direct: bool = False) -> Ticket:
@@ -391,8 +410,7 @@ class TicketDesk:
             self._require_holder(row, seat, "close")
             self._close_row(row, at)
             session = object_session(row)
-            children = session.execute(select(TicketRow).where(TicketRow.parent_number == row.number,
-                                                               TicketRow.status.in_([st.value for st in LIVE]))).scalars().all()
+            children = self._merged_rows(session, row.number)
             for child in children:
                 self._close_row(child, at)
                 child.status, child.updated_at = TicketStatus.CLOSED.value, at

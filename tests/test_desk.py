@@ -120,6 +120,16 @@ def test_a_seats_reply_to_a_wechat_ticket_reaches_the_citizen_in_the_shipped_wor
     assert desk.get(number).reply == "已联系水务集团"  # the ticket keeps the seat's words, without the wording
 
 
+def test_a_reply_to_a_ticket_reaches_the_citizens_of_the_tickets_merged_under_it(db):
+    desk, wechat = TicketDesk(db), RecordingDelivery("wechat")
+    number = claimed(desk, channel="wechat", caller="oWx-first")
+    other = desk.open(draft(channel="wechat", caller="oWx-second")).number
+    desk.link(other, number, "南京-01")
+    replied = asyncio.run(reply_to_citizen(desk, Deliveries.load(wechat), number, "南京-01", "水管已修复"))
+    assert replied.merged == {other: "wechat"}
+    assert (other, f"【工单{other}回复】水管已修复") in wechat.sent and desk.get(other).reply == "水管已修复"
+
+
 def test_a_reply_on_a_channel_nothing_delivers_on_is_recorded_for_a_call_back(db):
     desk, wechat = TicketDesk(db), RecordingDelivery("wechat")
     number = claimed(desk, channel="voice")

@@ -116,6 +116,9 @@ class RepliedTicket(TicketOut):
                                               "as a subscription message) reached the citizen in WeChat; 'sms' when they were texted "
                                               "on their mobile; null when nothing reached them: the seat calls back (a chat citizen "
                                               "also reads it under 「我的工单」).")
+    merged_delivered: dict[str, str | None] = Field(
+        default_factory=dict, description="Each ticket merged under this one (one matter, many callers): its citizen got the "
+                                          "reply too, under their own ticket's number, carried as `delivered` says.")
 
 
 @router.post("/{number}/reply", response_model=RepliedTicket, summary="Record the answer given to the citizen (and send it on: WeChat, SMS)")
@@ -123,7 +126,8 @@ async def reply(number: str, body: SeatReply, request: Request, account: Account
     services = get_services(request)
     replied = await reply_to_citizen(services.desk, services.deliveries, number, body.acting(account), body.text,
                                      city=city_of(account.region))
-    return RepliedTicket(**TicketOut.of(replied.ticket).model_dump(), delivered=replied.delivered)
+    return RepliedTicket(**TicketOut.of(replied.ticket).model_dump(), delivered=replied.delivered,
+                         merged_delivered=replied.merged)
 
 
 @router.post("/{number}/close", response_model=TicketOut, summary="Close (办结) a ticket")
