@@ -94,3 +94,31 @@ def test_impatient_callers_get_the_fewest_seats_that_answer_enough_of_them():
     a = seats_erlang_a(impatient)
     assert a.service_level >= 0.80 > erlang_a_service(a.seats - 1, impatient).service_level
     assert a.abandoned == pytest.approx(0.18, abs=0.01)
+
+
+def test_erlang_a_answers_within_the_threshold_as_the_waiting_chain_says():
+    """The share answered within 15 s, from its closed form, against the waiting caller's own Markov chain solved
+    by a matrix exponential: states "j queued ahead" (j = 0..K), answered, gone; the one ahead leaves at Nμ + jθ,
+    a seat frees at Nμ for the caller with nobody ahead, the caller's patience runs out at θ."""
+    from scipy.linalg import expm
+
+    seats, demand = 12, Demand(calls_per_hour=200, handling_seconds=240, answer_seconds=15, patience_seconds=60)
+    a = erlang_a_service(seats, demand)
+    mu, theta, lam = 1 / 240, 1 / 60, 200 / 3600
+    # the arrivals' view of the queue (PASTA), from the birth-death chain's balance, exactly as the model defines it
+    K = 60
+    p = [1.0]
+    for n in range(1, seats + K + 1):
+        p.append(p[-1] * lam / (min(n, seats) * mu + max(0, n - seats) * theta))
+    total = sum(p)
+    ahead = [p[seats + j] / total for j in range(K + 1)]            # all seats busy and j queued ahead
+    generator = [[0.0] * (K + 3) for _ in range(K + 3)]             # K+1: answered, K+2: gone
+    for j in range(K + 1):
+        leave = seats * mu + j * theta
+        generator[j][j] = -(leave + theta)
+        generator[j][j - 1 if j else K + 1] = leave
+        generator[j][K + 2] = theta
+    reach = expm([[x * 15 for x in row] for row in generator])
+    answered_late = sum(ahead[j] * reach[j][K + 1] for j in range(K + 1))
+    assert a.wait_probability == pytest.approx(sum(ahead), rel=1e-9)
+    assert a.service_level == pytest.approx(1 - sum(ahead) + answered_late, abs=1e-9)
