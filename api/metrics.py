@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -57,6 +58,48 @@ class TicketQueue(Collector):
                                  labels=["worker", "urgency"])
 
 
+class WallState(Collector):
+    """What the managers' wall shows, for Prometheus: tickets waiting and the oldest one's wait per city, seats online,
+    surge alerts of the last 24 hours. Read from the database when scraped (reports/wall.py `Wall.gauges`), so every
+    worker reports the same figures: aggregate them with max(), not sum()."""
+
+    UNKNOWN_CITY = "-"  # a ticket filed with no region
+
+    def __init__(self, worker: str) -> None:
+        self._worker = worker
+        self._read: Callable[[], Any] | None = None
+
+    def watch(self, read: Callable[[], Any]) -> None:
+        self._read = read
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return list(self._families())
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        waiting, oldest, seats, alerts = self._families()
+        if self._read is not None:
+            try:
+                gauges = self._read()
+                for w in gauges.waiting:
+                    city = w.city or self.UNKNOWN_CITY
+                    waiting.add_metric([self._worker, city], w.tickets)
+                    oldest.add_metric([self._worker, city], w.oldest_seconds)
+                seats.add_metric([self._worker], gauges.seats_online)
+                alerts.add_metric([self._worker], gauges.alerts_24h)
+            except Exception as error:  # the database is down: the worker's own figures still matter
+                log.warning("the wall's figures could not be read for /metrics: %s", type(error).__name__)
+        yield from (waiting, oldest, seats, alerts)
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, ...]:
+        return (GaugeMetricFamily("frontdoor_ticket_queue_by_city", "Tickets waiting for a seat, by city.",
+                                  labels=["worker", "city"]),
+                GaugeMetricFamily("frontdoor_ticket_oldest_wait_seconds", "How long the oldest waiting ticket has waited, by city.",
+                                  labels=["worker", "city"]),
+                GaugeMetricFamily("frontdoor_seats_online", "Seat accounts seen in the last 5 minutes.", labels=["worker"]),
+                GaugeMetricFamily("frontdoor_surge_alerts_24h", "Surge alerts raised in the last 24 hours.", labels=["worker"]))
+
+
 class Metrics:
     """One worker's collectors, in its own registry."""
 
@@ -66,6 +109,8 @@ class Metrics:
         r = self.registry
         self._turns = Counter("frontdoor_turns", "Turns the engine decided, by channel and decision.",
                               ["worker", "channel", "decision"], registry=r)
+        self._handoffs = Counter("frontdoor_handoffs", "Turns that went to a seat, by channel and reason.",
+                                 ["worker", "channel", "reason"], registry=r)
         self._turn_seconds = Histogram("frontdoor_turn_seconds", "How long the engine took over a turn, by channel.",
                                        ["worker", "channel"], buckets=TURN_BUCKETS, registry=r)
         self._requests = Counter("frontdoor_http_requests", "HTTP requests by method, route template and status.",
@@ -80,11 +125,15 @@ class Metrics:
                             ["worker"], registry=r)
         self._queue = TicketQueue(self.worker)
         r.register(self._queue)
+        self._wall = WallState(self.worker)
+        r.register(self._wall)
 
     # ---- what happens ------------------------------------------------------------------------------
-    def observe_turn(self, channel: str, decision: str, seconds: float) -> None:
+    def observe_turn(self, channel: str, decision: str, seconds: float, reason: str | None = None) -> None:
         self._turns.labels(self.worker, channel, decision).inc()
         self._turn_seconds.labels(self.worker, channel).observe(seconds)
+        if decision == "handoff" and reason:
+            self._handoffs.labels(self.worker, channel, reason).inc()
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         method = method if method in METHODS else "other"
@@ -97,11 +146,14 @@ class Metrics:
 
     # ---- what is, read at scrape time ----------------------------------------------------------------
     def watch(self, *, knowledge_revision: Callable[[], int], queue_depth: Callable[[], dict[str, int]],
-              voice_calls: Callable[[], int] | None = None) -> None:
-        """Called once the worker's services exist: where to read the state gauges from."""
+              voice_calls: Callable[[], int] | None = None, wall: Callable[[], Any] | None = None) -> None:
+        """Called once the worker's services exist: where to read the state gauges from (`wall`: a reader of
+        reports/wall.py `Gauges`)."""
         self._revision.labels(self.worker).set_function(knowledge_revision)
         self._calls.labels(self.worker).set_function(voice_calls or (lambda: 0))
         self._queue.watch(queue_depth)
+        if wall is not None:
+            self._wall.watch(wall)
 
 
 def route_template(scope: Scope) -> str:

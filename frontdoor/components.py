@@ -306,8 +306,6 @@ class Worker:
         settings = self._settings
         http = await self._stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
         services = await asyncio.to_thread(build_services, settings, http, embedder=self._embedder)
-        if self._metrics is not None:
-            measure(services, self._metrics)
         self._stack.callback(services.db.dispose)
         if services.voice is not None:
             self._stack.callback(services.voice.close)
@@ -332,6 +330,8 @@ class Worker:
         # The manager's view: the surge alarm's check and the nightly report (each made once across workers).
         services.reports = build_reports(settings, services)
         self._keep_running(report_periodically(services.reports, settings.report_tick_seconds))
+        if self._metrics is not None:
+            measure(services, self._metrics)
         return services
 
     def _keep_running(self, coroutine) -> None:
@@ -360,15 +360,18 @@ class Worker:
 
 def measure(services: "Services", metrics: "Metrics") -> None:
     """Wires a worker's metrics to what they count: the engine's turns, the recogniser's utterances, and the
-    state read when Prometheus scrapes (the knowledge revision, calls in progress, the seats' queue)."""
-    services.engine.on_turn = lambda turn, decision, seconds: metrics.observe_turn(turn.channel.value, decision.kind.value, seconds)
+    state read when Prometheus scrapes (the knowledge revision, calls in progress, the seats' queue, the wall's
+    figures)."""
+    services.engine.on_turn = lambda turn, decision, seconds: metrics.observe_turn(
+        turn.channel.value, decision.kind.value, seconds, decision.reason)
     voice = services.voice
     if voice is not None:
         voice.recogniser.on_recognised = metrics.observe_recognition
     index = services.knowledge.index
     metrics.watch(knowledge_revision=lambda: index.latest.revision if index.latest is not None else -1,
                   queue_depth=services.desk.waiting_by_urgency,
-                  voice_calls=(lambda: voice.active_calls) if voice is not None else None)
+                  voice_calls=(lambda: voice.active_calls) if voice is not None else None,
+                  wall=services.reports.wall.gauges if services.reports is not None else None)
 
 
 def web_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> "FastAPI":

@@ -119,6 +119,10 @@ class SurgeAlarm:
                 query = query.where(SurgeAlertRow.raised_at >= since)
             return [Alert.of(row) for row in s.execute(query).scalars()]
 
+    def count_since(self, since: datetime) -> int:
+        with self.db.session() as s:
+            return s.execute(select(func.count()).where(SurgeAlertRow.raised_at >= since)).scalar_one()
+
     def _raise(self, burst: Burst, now: datetime) -> Alert | None:
         label, link = self._describe(burst.topic)
         row = SurgeAlertRow(topic=burst.topic, region=burst.region, window_start=burst.window_start,

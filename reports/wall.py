@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -28,6 +29,22 @@ ONLINE = timedelta(minutes=5)
 WAITING = ("open",)  # waiting for a seat, as /metrics counts the queue
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """A city's tickets waiting for a seat, and how long the oldest has waited."""
+    city: str | None
+    tickets: int
+    oldest_seconds: float
+
+
+@dataclass(frozen=True)
+class Gauges:
+    """What the wall shows that Prometheus scrapes too (api/metrics.py): read from the database, the same on every worker."""
+    waiting: tuple[Waiting, ...]
+    seats_online: int
+    alerts_24h: int
+
+
 class Wall:
     def __init__(self, db: Database, alarm: SurgeAlarm, staffing: StaffingAssumptions | None = None) -> None:
         self.db = db
@@ -39,12 +56,9 @@ class Wall:
         with self.db.session() as s:
             recent = self._contacts(s, now - RECENT, now)
             hour = self._contacts(s, now - timedelta(hours=1), now)
-            queue = self._queue(s, now)
-            seats = s.execute(select(func.count(func.distinct(AccountSessionRow.username)))
-                              .join(AccountRow, AccountRow.username == AccountSessionRow.username)
-                              .where(AccountRow.role == "seat", AccountRow.active.is_(True),
-                                     AccountSessionRow.revoked_at.is_(None), AccountSessionRow.expires_at > now,
-                                     AccountSessionRow.last_seen_at >= now - ONLINE)).scalar() or 0
+            queue = [{"city": w.city, "open": w.tickets, "oldest_minutes": round(w.oldest_seconds / 60)}
+                     for w in self._waiting(s, now)]
+            seats = self._seats_online(s, now)
             hot = self._hot(s, now)
         alerts = [a.payload() for a in self.alarm.recent(20, since=now - timedelta(hours=24))]
         return {"at": now.isoformat(), "contacts_15min": recent["contacts"], "resolved_15min": recent["resolved"],
@@ -63,16 +77,32 @@ class Wall:
         resolved = sum(1 for c, ticket in rows if c in answered and not ticket)
         return {"contacts": len(rows), "resolved": resolved}
 
+    def gauges(self, now: datetime | None = None) -> Gauges:
+        """The queue per city, the seats online and the alerts of the last day, for /metrics."""
+        now = now or utcnow()
+        with self.db.session() as s:
+            waiting = tuple(self._waiting(s, now))
+            seats = self._seats_online(s, now)
+        return Gauges(waiting, seats, self.alarm.count_since(now - timedelta(hours=24)))
+
     @staticmethod
-    def _queue(s, now: datetime) -> list[dict]:
-        rows = s.execute(select(TicketRow.region, TicketRow.created_at).where(TicketRow.status.in_(WAITING))).all()
+    def _waiting(s, now: datetime) -> list[Waiting]:
+        rows = s.execute(select(TicketRow.region, func.count(), func.min(TicketRow.created_at))
+                         .where(TicketRow.status.in_(WAITING)).group_by(TicketRow.region)).all()
         count, oldest = Counter(), {}
-        for region, created in rows:
+        for region, n, created in rows:
             city = city_of(region)
-            count[city] += 1
+            count[city] += n
             oldest[city] = min(oldest.get(city, as_utc(created)), as_utc(created))
-        return [{"city": city, "open": n, "oldest_minutes": round((now - oldest[city]).total_seconds() / 60)}
-                for city, n in count.most_common()]
+        return [Waiting(city, n, (now - oldest[city]).total_seconds()) for city, n in count.most_common()]
+
+    @staticmethod
+    def _seats_online(s, now: datetime) -> int:
+        return s.execute(select(func.count(func.distinct(AccountSessionRow.username)))
+                         .join(AccountRow, AccountRow.username == AccountSessionRow.username)
+                         .where(AccountRow.role == "seat", AccountRow.active.is_(True),
+                                AccountSessionRow.revoked_at.is_(None), AccountSessionRow.expires_at > now,
+                                AccountSessionRow.last_seen_at >= now - ONLINE)).scalar() or 0
 
     @staticmethod
     def _hot(s, now: datetime, limit: int = 10) -> list[dict]:

@@ -105,6 +105,26 @@ def test_the_ticket_queue_is_counted_by_urgency_when_scraped(inprocess):
     assert sample(scrape(inprocess), "frontdoor_ticket_queue_depth", urgency="一般") == before + 1
 
 
+def test_a_handoff_is_counted_by_its_reason(inprocess):
+    before = sample(scrape(inprocess), "frontdoor_handoffs_total", channel="chat", reason="asked_for_human")
+    assert chat(inprocess, "转人工").json()["decision"] == "handoff"
+    assert sample(scrape(inprocess), "frontdoor_handoffs_total", channel="chat", reason="asked_for_human") == before + 1
+
+
+def test_the_walls_queue_per_city_is_scraped_with_its_oldest_wait(inprocess):
+    before = sample(scrape(inprocess), "frontdoor_ticket_queue_by_city", city="江苏省/南京市")
+    assert chat(inprocess, "转人工").json()["decision"] == "handoff"
+    text = scrape(inprocess)
+    assert sample(text, "frontdoor_ticket_queue_by_city", city="江苏省/南京市") == before + 1
+    assert any(line.startswith("frontdoor_ticket_oldest_wait_seconds{") and 'city="江苏省/南京市"' in line
+               for line in text.splitlines())
+
+
+def test_seats_online_and_the_days_alerts_are_scraped(inprocess):
+    text = scrape(inprocess)
+    assert "frontdoor_seats_online{" in text and "frontdoor_surge_alerts_24h{" in text
+
+
 def test_the_knowledge_revision_of_the_worker_is_a_gauge(inprocess):
     revision = inprocess.client.get("/healthz").json()["knowledge_revision"]
     assert sample(scrape(inprocess), "frontdoor_knowledge_revision") == revision
