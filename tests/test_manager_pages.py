@@ -84,6 +84,8 @@ def test_the_wall_shows_the_last_minutes_and_the_report_its_day(chromium, manage
     page.get_by_test_id("password").fill(TEST_PASSWORD)
     page.get_by_test_id("sign-in-button").click()
     expect(page.get_by_test_id("wall")).to_be_visible()
+    expect(page.locator("h1")).to_have_text("12345 热线实时大屏")              # the words of wall/strings.js
+    expect(page.get_by_test_id("queue").locator("th").nth(1)).to_have_text("待处理")
     expect(page.get_by_test_id("contacts")).to_have_text(str(seeded["contacts"]))
     expect(page.get_by_test_id("self-service")).to_have_text("60%")
     for city, count in seeded["queue"].items():

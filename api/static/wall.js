@@ -1,4 +1,6 @@
 // The live wall: reads GET /v1/wall every few seconds and shows it; signs in first when it must.
+import { T } from "./wall/strings.js";
+
 const REFRESH_MS = 10000;
 const $ = (id) => document.getElementById(id);
 
@@ -24,13 +26,13 @@ function show(data) {
   text($("c-without"), st.erlang_c_without); text($("c-with"), st.erlang_c_with);
   text($("a-without"), st.erlang_a_without); text($("a-with"), st.erlang_a_with);
   $("alerts").replaceChildren();
-  for (const a of data.alerts) item($("alerts"), [[`${a.label}（${a.region === "*" ? "全省" : a.region}）`, null], [` ${a.count} / 预期 ${a.expected}`, "up"]]);
+  for (const a of data.alerts) item($("alerts"), [[`${a.label}（${a.region === "*" ? T.everywhere : a.region}）`, null], [T.expected(a.count, a.expected), "up"]]);
   $("hot").replaceChildren();
-  for (const t of data.hot_topics) item($("hot"), [[t.label, null], [` ${t.last_hour}`, null], [t.last_hour > t.hour_before ? " ↑" : "", "up"]]);
+  for (const t of data.hot_topics) item($("hot"), [[t.label, null], [` ${t.last_hour}`, null], [t.last_hour > t.hour_before ? T.rising : "", "up"]]);
   $("queue").replaceChildren();
   for (const q of data.queue) {
     const tr = document.createElement("tr");
-    for (const v of [q.city, q.open, q.oldest_minutes]) { const td = document.createElement("td"); td.textContent = v; tr.append(td); }
+    for (const v of [q.city || T.unknownCity, q.open, q.oldest_minutes]) { const td = document.createElement("td"); td.textContent = v; tr.append(td); }
     $("queue").append(tr);
   }
 }
@@ -52,9 +54,11 @@ $("sign-in-form").addEventListener("submit", async (event) => {
     method: "POST", credentials: "same-origin", headers: { "content-type": "application/json" },
     body: JSON.stringify({ username: form.get("username"), password: form.get("password") }),
   });
-  $("sign-in-error").textContent = response.ok ? "" : "用户名或密码错误";
+  $("sign-in-error").textContent = response.ok ? "" : T.signInFailed;
   if (response.ok) refresh();
 });
 
+document.title = T.title;
+for (const node of document.querySelectorAll("[data-t]")) node.textContent = T[node.dataset.t];
 refresh();
 setInterval(refresh, REFRESH_MS);
