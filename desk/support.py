@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from desk.lifecycle import HELD
+from desk.presence import DEFAULT_LAPSE, Presence, PresenceBoard
 from desk.scope import Support, TicketScope
 from ground.clock import as_utc, utcnow
 from ground.errors import DomainError, ErrorKind
@@ -19,7 +21,7 @@ from ground.regions import REGION_SEPARATOR
 from storage.audit import record
 from storage.database import Database
 from storage.tables import (SeatTeamMemberRow, SeatTeamRow, SupportActivationRow, SupportBatchRow,
-                            SupportBatchTeamRow)
+                            SupportBatchTeamRow, TicketRow)
 
 
 class SupportNotFound(DomainError, LookupError):
@@ -78,10 +80,34 @@ class Activation:
         return self.closed_at is None and self.starts_at <= now < self.ends_at
 
 
+@dataclass(frozen=True)
+class SeatOnDesk:
+    """A team member as its team lead sees it: where it is, and how many tickets it holds of its capacity."""
+    username: str
+    presence: Presence
+    lapsed: bool  # said online or on a break, but its workbench has not been seen lately
+    held: int
+    capacity: int
+    last_assigned_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TeamPresence:
+    team_id: int
+    name: str
+    city: str
+    seats: tuple[SeatOnDesk, ...]
+
+    @property
+    def online(self) -> int:
+        return sum(1 for seat in self.seats if seat.presence is Presence.ONLINE)
+
+
 class SupportDesk:
-    def __init__(self, db: Database, default_capacity: int = 5) -> None:
+    def __init__(self, db: Database, default_capacity: int = 5, presence_lapse: timedelta = DEFAULT_LAPSE) -> None:
         self._db = db
         self.default_capacity = default_capacity
+        self.presence_board = PresenceBoard(db, presence_lapse)
 
     # ---- teams -----------------------------------------------------------------------------------
     def create_team(self, name: str, city: str, *, by: str, now: datetime | None = None) -> Team:
@@ -215,6 +241,35 @@ class SupportDesk:
         with self._db.session() as s:
             capacities = s.execute(select(SeatTeamMemberRow.capacity).where(SeatTeamMemberRow.username == username)).scalars().all()
         return max(capacities, default=self.default_capacity)
+
+    # ---- who is on the desk now ----------------------------------------------------------------------
+    def presence(self, now: datetime | None = None, *, city: str | None = None) -> list[TeamPresence]:
+        """Every team (of `city`, or all) with each member's presence at `now` and the tickets it holds of its
+        capacity: for team leads, supervisors and the manager's wall."""
+        now = as_utc(now or utcnow())
+        with self._db.session() as s:
+            query = select(SeatTeamRow).order_by(SeatTeamRow.city, SeatTeamRow.name)
+            if city:
+                query = query.where(SeatTeamRow.city == city)
+            teams = [self._team(s, row) for row in s.execute(query).scalars()]
+            names = sorted({name for team in teams for name in team.members})
+            if not names:
+                return [TeamPresence(t.id, t.name, t.city, ()) for t in teams]
+            presence = self.presence_board.read(s, names, now)
+            held = dict(s.execute(select(TicketRow.seat, func.count()).where(
+                TicketRow.seat.in_(names), TicketRow.status.in_([st.value for st in HELD])).group_by(TicketRow.seat)).all())
+            capacity = dict(s.execute(select(SeatTeamMemberRow.username, func.max(SeatTeamMemberRow.capacity))
+                                      .where(SeatTeamMemberRow.username.in_(names)).group_by(SeatTeamMemberRow.username)).all())
+        return [TeamPresence(t.id, t.name, t.city, tuple(
+            SeatOnDesk(name, presence[name].state, presence[name].lapsed, held.get(name, 0), capacity[name],
+                       presence[name].last_assigned_at) for name in sorted(t.members))) for t in teams]
+
+    def online_by_city(self, now: datetime | None = None) -> dict[str, int]:
+        """How many seats are online now in the teams of each city (a seat in two teams of a city counts once)."""
+        seats: dict[str, set[str]] = {}
+        for team in self.presence(now):
+            seats.setdefault(team.city, set()).update(s.username for s in team.seats if s.presence is Presence.ONLINE)
+        return {city: len(names) for city, names in seats.items()}
 
     # ---- rows --------------------------------------------------------------------------------
     @staticmethod

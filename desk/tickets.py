@@ -25,10 +25,12 @@ from ground.errors import DomainError, ErrorKind
 from ground.privacy import mask_value
 from storage.audit import record
 from storage.database import Database
-from storage.tables import TicketEventRow, TicketRow
+from storage.tables import SeatPresenceRow, TicketEventRow, TicketRow
 
 URGENCY_ORDER = ("紧急", "次紧急", "一般")
 REPEAT_CANDIDATES = 20  # a caller's latest tickets looked at for the same matter
+QUEUE_CHANNEL = "frontdoor_desk"  # PostgreSQL's NOTIFY channel: a ticket's timeline moved
+_NOTIFIED = "desk_queue_notified"  # session.info: the transaction that has notified already
 
 __all__ = ["TicketStatus", "CallbackResult", "Ticket", "TicketDraft", "TicketDesk", "TicketEvent", "Taken", "TicketNotFound",
            "TicketConflict", "CitizenTicketNotFound", "OutsideScope", "AtCapacity", "QueueEmpty", "URGENCY_ORDER"]
@@ -182,6 +184,16 @@ def record_event(session: Session, number: str, kind: str, *, actor: str, city: 
     detail = mask_value(detail)
     session.add(TicketEventRow(ticket_number=number, kind=kind, actor=actor, actor_city=city, at=at, detail=detail))
     record(session, actor=actor, action=f"ticket.{kind}", target=f"ticket:{number}", at=at, city=city, **detail)
+    notify_queue(session)
+
+
+def notify_queue(session: Session) -> None:
+    """On PostgreSQL, a NOTIFY on `QUEUE_CHANNEL`, delivered when `session`'s transaction commits (nothing if it rolls
+    back): every worker's queue watch (desk/watch.py) wakes its workbenches at once. Once per transaction."""
+    if session.get_bind().dialect.name != "postgresql" or session.info.get(_NOTIFIED) is session.get_transaction():
+        return
+    session.execute(select(func.pg_notify(QUEUE_CHANNEL, "")))
+    session.info[_NOTIFIED] = session.get_transaction()
 
 
 @dataclass(frozen=True)
@@ -349,9 +361,11 @@ class TicketDesk:
                   city: str | None = None) -> Ticket:
         """"Take the next one": the most urgent, nearest-deadline waiting ticket `seat` may work, claimed for it. Two
         seats asking at once never get the same ticket (PostgreSQL: the row is locked, others skip it; SQLite: one
-        writer at a time). A seat holding `capacity` tickets gets `AtCapacity`."""
+        writer at a time). A seat holding `capacity` tickets gets `AtCapacity`. The seat's presence row is held for
+        update meanwhile (the assignment job skips it; desk/assignment.py), and the ticket counts as its turn."""
         now = as_utc(now or utcnow())
         with self._db.session(write=True) as s:
+            presence = s.get(SeatPresenceRow, seat, with_for_update=True)
             held = s.execute(select(func.count()).where(TicketRow.seat == seat,
                                                         TicketRow.status.in_([st.value for st in HELD]))).scalar_one()
             if held >= capacity:
@@ -364,6 +378,8 @@ class TicketDesk:
                 raise QueueEmpty()
             row.status, row.seat, row.seat_city, row.claimed_at, row.updated_at = (
                 TicketStatus.CLAIMED.value, seat, city, row.claimed_at or now, now)
+            if presence is not None:
+                presence.last_assigned_at = now
             record_event(s, row.number, TRANSITIONS["claim"].event, actor=seat, city=city, at=now, how="take_next")
             return Ticket.from_row(row)
 

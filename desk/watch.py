@@ -1,18 +1,25 @@
 """The workbench's live queue: a worker notices that any ticket's timeline moved (a new ticket, a claim, a reply, …) and
 wakes the workbenches connected to it (api/routes/desk.py streams it as server-sent events).
 
-One watch per worker follows the newest event's id (`ticket_events`, the primary key's index: one cheap query a
-`poll_seconds`), so a ticket opened on any worker, or on another machine, reaches every worker's workbenches within a
-poll. On PostgreSQL a LISTEN/NOTIFY channel (as knowledge_base/follower.py has for publishes) would wake it at once;
-it is not built: the poll serves both databases.
+One watch per worker follows the newest event's id (`ticket_events`, the primary key's index: one cheap query).
+
+- On PostgreSQL a connection of its own LISTENs on `QUEUE_CHANNEL` in a background thread; the transaction that
+  writes a ticket event notifies it (desk/tickets.py, `notify_queue`), so the watch reads the newest id as soon as it
+  commits, whichever worker or machine wrote it (as knowledge_base/follower.py does for publishes). While it listens
+  it still reads every `listening_poll_seconds`, a safety net.
+- On SQLite, or while the listening connection is down (it is reopened with backoff), it reads every `poll_seconds`.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import threading
 
 from sqlalchemy import func, select
 
+from desk.tickets import QUEUE_CHANNEL
 from storage.database import Database
 from storage.tables import TicketEventRow
 
@@ -20,11 +27,21 @@ log = logging.getLogger(__name__)
 
 
 class QueueWatch:
-    def __init__(self, db: Database, poll_seconds: float = 1.0) -> None:
+    def __init__(self, db: Database, poll_seconds: float = 1.0, *, listen: bool | None = None,
+                 listening_poll_seconds: float = 10.0, reconnect_seconds: tuple[float, float] = (0.5, 30.0)) -> None:
+        """`listen`: LISTEN for ticket events (default: on PostgreSQL)."""
         self._db = db
         self.poll_seconds = poll_seconds
+        self.listening_poll_seconds = max(poll_seconds, listening_poll_seconds)
+        self._listen = db.dialect == "postgresql" if listen is None else listen
+        self._reconnect = reconnect_seconds
         self.version = 0  # the newest ticket event's id this worker has seen
         self._changed = asyncio.Condition()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._stopping = threading.Event()
+        self.listening = threading.Event()  # set while the listening connection is open
+        self.application_name = f"frontdoor-desk-listener-{os.getpid()}-{id(self):x}"
 
     def latest(self) -> int:
         with self._db.session() as s:
@@ -32,17 +49,35 @@ class QueueWatch:
 
     async def run(self) -> None:
         """Follows the newest event until cancelled."""
-        while True:
-            try:
-                latest = await asyncio.to_thread(self.latest)
-            except Exception:  # the database went away: try again next time round
-                log.warning("the desk's queue watch could not read the newest ticket event", exc_info=True)
-                latest = self.version
-            if latest != self.version:
-                self.version = latest
-                async with self._changed:
-                    self._changed.notify_all()
-            await asyncio.sleep(self.poll_seconds)
+        self._loop, self._wakeup = asyncio.get_running_loop(), asyncio.Event()
+        self._stopping.clear()
+        if self._listen:
+            threading.Thread(target=self._listen_forever, name="frontdoor-desk-listener", daemon=True).start()
+        try:
+            while True:
+                try:
+                    latest = await asyncio.to_thread(self.latest)
+                except Exception:  # the database went away: try again next time round
+                    log.warning("the desk's queue watch could not read the newest ticket event", exc_info=True)
+                    latest = self.version
+                if latest != self.version:
+                    self.version = latest
+                    async with self._changed:
+                        self._changed.notify_all()
+                wait = self.listening_poll_seconds if self.listening.is_set() else self.poll_seconds
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), wait)
+                self._wakeup.clear()
+        finally:
+            self._stopping.set()
+            self.listening.clear()
+
+    def wake(self) -> None:
+        """Read the newest event now (safe from any thread)."""
+        loop, wakeup = self._loop, self._wakeup
+        if loop is not None and wakeup is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing left to wake
+                loop.call_soon_threadsafe(wakeup.set)
 
     async def wait(self, after: int, timeout: float) -> int:
         """The newest version once it differs from `after`, or `after` when `timeout` seconds pass first."""
@@ -54,3 +89,35 @@ class QueueWatch:
         except asyncio.TimeoutError:
             pass
         return self.version
+
+    # ---- PostgreSQL notifications (a background thread) -----------------------------------------
+    def _listen_forever(self) -> None:
+        import psycopg
+
+        conninfo = self._db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        first, longest = self._reconnect
+        wait = first
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True, application_name=self.application_name,
+                                     connect_timeout=10, keepalives=1, keepalives_idle=10, keepalives_interval=5,
+                                     keepalives_count=3) as connection:
+                    connection.execute(f"LISTEN {QUEUE_CHANNEL}")
+                    self.listening.set()
+                    if wait > first:
+                        log.warning("listening for ticket events again (channel %s)", QUEUE_CHANNEL)
+                    wait = first
+                    self.wake()  # an event may have committed while no one was listening
+                    while not self._stopping.is_set():
+                        for _ in connection.notifies(timeout=1.0):
+                            self.wake()
+            except Exception as error:  # psycopg.OperationalError and kin: the server went away, …
+                self.listening.clear()
+                self.wake()  # back to polling every poll_seconds from now, not after the listening safety net's wait
+                if self._stopping.is_set():
+                    break
+                log.warning("the connection listening for ticket events failed (%s); reconnecting in %.1f s, polling "
+                            "every %.1f s meanwhile", str(error).strip() or type(error).__name__, wait, self.poll_seconds)
+                self._stopping.wait(wait)
+                wait = min(wait * 2, longest)
+        self.listening.clear()

@@ -28,9 +28,11 @@ if TYPE_CHECKING:
     from api.services import Services
     from api.wechat.channel import WeChatChannel
     from assistant.engine import Engine
+    from desk.assignment import Assigner
     from desk.flows import Deliveries
     from desk.supervision import Supervision
     from desk.tickets import TicketDesk
+    from desk.watch import QueueWatch
     from reports.service import Reports
     from voice.services import VoiceServices
 
@@ -237,8 +239,24 @@ def desk_services(settings: Settings, db: Database, desk: "TicketDesk") -> dict:
     from desk.supervision import Supervision
     from desk.support import SupportDesk
 
-    return dict(support=SupportDesk(db, default_capacity=settings.desk_seat_capacity), departments=DepartmentDirectory(db),
+    from datetime import timedelta
+
+    support = SupportDesk(db, default_capacity=settings.desk_seat_capacity,
+                          presence_lapse=timedelta(seconds=settings.desk_presence_lapse_seconds))
+    return dict(support=support, departments=DepartmentDirectory(db),
                 supervision=Supervision(db, desk.deadlines))
+
+
+async def assign_periodically(assigner: "Assigner", watch: "QueueWatch", seconds: float) -> None:
+    """Gives waiting tickets to online seats (desk/assignment.py) whenever a ticket moves, and every `seconds`."""
+    seen = watch.version
+    while True:
+        seen = await watch.wait(seen, seconds)
+        try:
+            await asyncio.to_thread(assigner.run)
+        except Exception:  # a database hiccup must not end the loop
+            logging.getLogger(__name__).exception("assigning waiting tickets failed; trying again in %s s", seconds)
+            await asyncio.sleep(seconds)
 
 
 async def supervise_periodically(supervision: "Supervision", seconds: float) -> None:
@@ -323,8 +341,14 @@ class Worker:
 
         self._stack.push_async_callback(stop_following)
         # The desk: the live queue's watch, and the 督办 job on every worker (a ticket is escalated once).
-        services.desk_watch = QueueWatch(services.db, poll_seconds=settings.desk_watch_seconds)
+        services.desk_watch = QueueWatch(services.db, poll_seconds=settings.desk_watch_seconds,
+                                         listen=None if settings.desk_watch_listen else False)
         self._keep_running(services.desk_watch.run())
+        if settings.desk_assign_seconds and services.support is not None:
+            from desk.assignment import Assigner
+
+            assigner = Assigner(services.db, services.support)
+            self._keep_running(assign_periodically(assigner, services.desk_watch, settings.desk_assign_seconds))
         if settings.desk_supervise_seconds and services.supervision is not None:
             self._keep_running(supervise_periodically(services.supervision, settings.desk_supervise_seconds))
         # The manager's view: the surge alarm's check and the nightly report (each made once across workers).

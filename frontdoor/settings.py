@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     desk_watch_seconds: float = Field(default=1.0, gt=0, description="How often a worker looks for a moved ticket (a new one, a claim) "
                                                                   "to wake its connected workbenches (GET /v1/desk/stream).")
     desk_seat_capacity: int = Field(default=5, ge=1, description="How many tickets a seat may hold at once unless its team says otherwise.")
+    desk_watch_listen: bool = Field(default=True, description="On PostgreSQL, wake the workbenches on each ticket event by LISTEN/NOTIFY "
+                                                              "(polling every desk_watch_seconds only while the listening connection is down).")
+    desk_assign_seconds: float = Field(default=5, ge=0, description="Besides whenever a ticket moves, how often a worker gives waiting tickets "
+                                                                    "to the online seats with room, in turn (0: never; seats take the next one themselves).")
+    desk_presence_lapse_seconds: float = Field(default=180, gt=0, description="A seat whose workbench has not been seen for this long "
+                                                                              "counts as offline (离线) whatever it said.")
 
     # WeChat mini-program customer-service messages (客服消息); the push URL is /wechat/push
     wechat_token: str | None = Field(default=None, description="The Token set in the mini-program's message-push settings.")

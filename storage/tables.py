@@ -524,6 +524,22 @@ class SupportBatchTeamRow(Base):
     team_id: Mapped[int] = mapped_column(ForeignKey("seat_teams.id", ondelete="CASCADE"), primary_key=True)
 
 
+class SeatPresenceRow(Base):
+    """Where a seat says it is on the workbench (desk/presence.py): online (在线, takes tickets), break (小休: holds its
+    tickets, takes no new) or offline (离线); and when it was last given a ticket, for the round-robin of assignment
+    (desk/assignment.py). Migration 0015."""
+
+    __tablename__ = "seat_presence"
+
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_by: Mapped[str] = mapped_column(String(100))
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_seat_presence_turn", "state", "last_assigned_at"),)
+
+
 # ---- fitted calibrations shared by every worker (migration 0012) ------------------------------------
 
 class FittedCalibrationRow(Base):

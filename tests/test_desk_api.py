@@ -55,8 +55,10 @@ def test_a_remote_seat_under_an_activation_takes_the_affected_citys_ticket_and_s
     number = ticket(inprocess, city + "/邗江区")
     _, remote, name = supported_city(inprocess, tag, city)
     assert [t["number"] for t in remote.get("/v1/desk/queue").json()] == [number]
-    taken = remote.post("/v1/desk/next")
-    assert taken.status_code == 200 and taken.json()["number"] == number and taken.json()["seat_city"] == "江苏省/苏州市"
+    online = remote.put("/v1/desk/presence", json={"state": "online"})
+    assert online.status_code == 200 and online.json()["held"] == 1  # going online, it is given the waiting ticket
+    mine = remote.get("/v1/desk/queue", params={"view": "mine"}).json()
+    assert [(t["number"], t["seat_city"]) for t in mine] == [(number, "江苏省/苏州市")]
     detail = remote.get(f"/v1/desk/tickets/{number}").json()
     assert detail["ticket"]["transcript"][0]["text"] == "医保卡丢了怎么补办"
     assert [(e["kind"], e["actor_city"]) for e in detail["timeline"]] == [("opened", None), ("claimed", "江苏省/苏州市")]
@@ -74,8 +76,44 @@ def test_suggestions_come_from_the_tickets_city(inprocess, tag):
 
 def test_a_seat_with_nothing_to_take_gets_queue_empty(inprocess, tag):
     seat, _ = account(inprocess, "seat", f"江苏省/无锡{tag}市", tag, "wuxi")
+    assert seat.put("/v1/desk/presence", json={"state": "online"}).status_code == 200
     answer = seat.post("/v1/desk/next")
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "queue_empty"
+
+
+def test_a_seat_that_is_not_online_may_not_take_the_next_one(inprocess, tag):
+    ticket(inprocess, f"江苏省/无锡{tag}市")
+    seat, _ = account(inprocess, "seat", f"江苏省/无锡{tag}市", tag, "wuxi")
+    answer = seat.post("/v1/desk/next")
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "not_online"
+    assert "离线" in answer.json()["error"]["message"]
+
+
+def test_a_seat_on_a_break_keeps_its_ticket_and_is_told_it_takes_no_new_one(inprocess, tag):
+    city = f"江苏省/无锡{tag}市"
+    held = ticket(inprocess, city)
+    seat, _ = account(inprocess, "seat", city, tag, "wuxi")
+    assert seat.put("/v1/desk/presence", json={"state": "online"}).json()["held"] == 1
+    on_break = seat.put("/v1/desk/presence", json={"state": "break"}).json()
+    assert (on_break["state"], on_break["held"]) == ("break", 1)
+    ticket(inprocess, city)
+    answer = seat.post("/v1/desk/next")
+    assert answer.status_code == 409 and "小休" in answer.json()["error"]["message"]
+    assert [t["number"] for t in seat.get("/v1/desk/queue", params={"view": "mine"}).json()] == [held]
+
+
+def test_a_team_lead_sees_who_is_online_and_how_full_each_seat_is(inprocess, tag):
+    city = f"江苏省/无锡{tag}市"
+    supervisor, _ = account(inprocess, "supervisor", "江苏省", tag, "sup")
+    lead, _ = account(inprocess, "team_lead", city, tag, "lead")
+    seat, seat_name = account(inprocess, "seat", city, tag, "wuxi")
+    team = supervisor.post("/v1/desk/teams", json={"name": f"无锡一组{tag}", "city": city}).json()
+    supervisor.put(f"/v1/desk/teams/{team['id']}/members/{seat_name}", json={"capacity": 3}).raise_for_status()
+    ticket(inprocess, city)
+    seat.put("/v1/desk/presence", json={"state": "online"}).raise_for_status()
+    [seen] = lead.get("/v1/desk/presence/teams").json()
+    assert (seen["name"], seen["online"]) == (f"无锡一组{tag}", 1)
+    assert [(s["username"], s["presence"], s["held"], s["capacity"]) for s in seen["seats"]] == [(seat_name, "online", 1, 3)]
 
 
 def test_a_seat_cannot_claim_a_ticket_of_a_city_it_does_not_support(inprocess, tag):

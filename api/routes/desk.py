@@ -19,8 +19,10 @@ from api.routes.tickets import TicketOut
 from api.services import Services, get_desk, get_services
 from desk.classification import CodeTable
 from desk.departments import Department, DepartmentDirectory
+from desk.assignment import Assigner
 from desk.lifecycle import HELD, LIVE, CallbackResult, TicketStatus, state_words
-from desk.support import Activation, SupportDesk, Team, city_of
+from desk.presence import Presence, SeatPresence, presence_words
+from desk.support import Activation, SupportDesk, Team, TeamPresence, city_of
 from desk.tickets import Ticket, TicketDesk, TicketEvent
 from ground.clock import BEIJING, utcnow
 from ground.errors import DomainError, ErrorKind
@@ -250,9 +252,11 @@ async def stream(request: Request, account: Account = Depends(allow(Role.SEAT, R
 
 
 @router.post("/v1/desk/next", response_model=TicketOut, summary="Take the next one: the most urgent ticket this seat may work",
-             responses={404: {"description": "queue_empty"}, 409: {"description": "at_capacity"}})
+             responses={404: {"description": "queue_empty"}, 409: {"description": "at_capacity, or not_online"}})
 def take_next(desk: TicketDesk = Depends(get_desk), support: SupportDesk = Depends(get_support),
               account: Account = Depends(SEATS)) -> TicketOut:
+    """Only a seat that is online (在线) takes a ticket: on a break (小休) or offline it gets `not_online` (409)."""
+    support.presence_board.require_online(account.username)
     scope = support.scope_for(account.username, account.region)
     ticket = desk.take_next(account.username, scope, support.capacity_of(account.username), city=city_of(account.region))
     return TicketOut.of(ticket)
@@ -347,9 +351,88 @@ def escalations(limit: int = Query(default=200, ge=1, le=500), desk: TicketDesk 
     return [QueueItemOut.of(t, now) for t in desk.list(escalated=True, status=(*LIVE, TicketStatus.CLOSED), limit=limit)]
 
 
-@router.get("/v1/desk/words", summary="The desk's words: states, call-back results, events, escalations (Chinese)")
+@router.get("/v1/desk/words", summary="The desk's words: states, call-back results, events, escalations, presence (Chinese)")
 def words(account: Account = Depends(allow(*STAFF))) -> dict:
-    return state_words()
+    return state_words() | {"presence": presence_words()["states"], "presence_lapsed": presence_words()["lapsed"]}
+
+
+# ---- presence: 在线 / 小休 / 离线 ---------------------------------------------------------------------------
+
+class PresenceIn(BaseModel):
+    state: Presence = Field(description="online 在线 (takes tickets), break 小休 (keeps its tickets, takes no new), "
+                                        "offline 离线")
+
+
+class PresenceOut(BaseModel):
+    username: str
+    state: Presence = Field(description="What counts now: offline once the workbench has not been seen for a while.")
+    said: Presence = Field(description="What the seat last chose.")
+    lapsed: bool
+    changed_at: datetime | None
+    held: int = Field(description="Tickets the seat holds now.")
+    capacity: int
+
+    @classmethod
+    def of(cls, p: SeatPresence, held: int, capacity: int) -> "PresenceOut":
+        return cls(username=p.username, state=p.state, said=p.said, lapsed=p.lapsed, changed_at=p.changed_at,
+                   held=held, capacity=capacity)
+
+
+class SeatOnDeskOut(BaseModel):
+    username: str
+    presence: Presence
+    lapsed: bool
+    held: int
+    capacity: int
+    last_assigned_at: datetime | None
+
+
+class TeamPresenceOut(BaseModel):
+    team_id: int
+    name: str
+    city: str
+    online: int
+    seats: list[SeatOnDeskOut]
+
+    @classmethod
+    def of(cls, t: TeamPresence) -> "TeamPresenceOut":
+        return cls(team_id=t.team_id, name=t.name, city=t.city, online=t.online,
+                   seats=[SeatOnDeskOut(username=s.username, presence=s.presence, lapsed=s.lapsed, held=s.held,
+                                        capacity=s.capacity, last_assigned_at=s.last_assigned_at) for s in t.seats])
+
+
+def _my_presence(account: Account, desk: TicketDesk, support: SupportDesk) -> PresenceOut:
+    held = len(desk.list(seat=account.username, status=HELD, limit=500))
+    return PresenceOut.of(support.presence_board.of(account.username), held, support.capacity_of(account.username))
+
+
+@router.get("/v1/desk/presence", response_model=PresenceOut, summary="Where this seat is: 在线, 小休 or 离线")
+def my_presence(desk: TicketDesk = Depends(get_desk), support: SupportDesk = Depends(get_support),
+                account: Account = Depends(SEATS)) -> PresenceOut:
+    return _my_presence(account, desk, support)
+
+
+@router.put("/v1/desk/presence", response_model=PresenceOut, summary="Say where this seat is: 在线, 小休 or 离线 (audited)")
+def set_presence(body: PresenceIn, services: Services = Depends(get_services), account: Account = Depends(SEATS)) -> PresenceOut:
+    """Going online gives the seat its share of the waiting tickets at once (desk/assignment.py); on a break or offline
+    it keeps the tickets it holds and is given no new ones."""
+    support = services.support
+    support.presence_board.set(account.username, body.state, city=city_of(account.region))
+    if body.state is Presence.ONLINE:
+        Assigner(services.db, support).run()
+    return _my_presence(account, services.desk, support)
+
+
+@router.get("/v1/desk/presence/teams", response_model=list[TeamPresenceOut],
+            summary="Who is on the desk now, team by team: each seat's presence and the tickets it holds of its capacity")
+def teams_presence(city: str | None = Query(default=None, max_length=200), support: SupportDesk = Depends(get_support),
+                   account: Account = Depends(allow(Role.SUPERVISOR, Role.ADMIN, Role.TEAM_LEAD))) -> list[TeamPresenceOut]:
+    """A team lead or supervisor limited to a region sees the teams of the cities in it."""
+    teams = support.presence(city=city)
+    if account.region:
+        teams = [t for t in teams if t.city == account.region or t.city.startswith(account.region.rstrip("/") + "/")
+                 or account.region.startswith(t.city + "/")]
+    return [TeamPresenceOut.of(t) for t in teams]
 
 
 # ---- departments ---------------------------------------------------------------------------------
