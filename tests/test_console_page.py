@@ -535,3 +535,36 @@ def test_server_text_is_never_rendered_as_html(console, page):
     expect(page.get_by_test_id("entry-link")).to_have_text(hostile)
     assert page.locator("#view img, #view b").count() == 0
     assert page.evaluate("document.body.dataset.owned") is None
+
+
+def raise_alert(console, topic: str, label: str, link: str, count: int = 42, expected: float = 3.1) -> None:
+    """A surge alert as the alarm stores it (reports/alerts.py), in the service's own database."""
+    from datetime import timedelta
+
+    from ground.clock import utcnow
+    from storage.database import Database
+    from storage.tables import SurgeAlertRow
+
+    db = Database(f"sqlite:///{console.data_dir / 'frontdoor.db'}")
+    now = utcnow()
+    try:
+        with db.session(write=True) as s:
+            s.add(SurgeAlertRow(topic=topic, region="江苏省/南京市", window_start=now - timedelta(minutes=15),
+                                window_end=now, count=count, expected=expected, p_value=1e-9, label=label,
+                                link=link, raised_at=now, webhook=None))
+    finally:
+        db.dispose()
+
+
+def test_an_editor_sees_a_surge_alert_and_goes_from_it_to_the_entry_to_update(console, page):
+    from playwright.sync_api import expect
+
+    raise_alert(console, f"entry:{LOOP_ENTRY}", LOOP_QUESTION, f"/console#/entry/{LOOP_ENTRY}")
+    sign_in(page, console, "editor")
+    expect(page.get_by_test_id("nav-alerts")).to_have_text(re.compile(r"^热点预警（[1-9]\d*）$"))
+    page.get_by_test_id("nav-alerts").click()
+    alert = page.get_by_test_id("alert").filter(has_text=LOOP_QUESTION).first
+    expect(alert.get_by_test_id("alert-region")).to_have_text("江苏省/南京市")
+    expect(alert.get_by_test_id("alert-count")).to_have_text("15分钟内 42 次，平时约 3.1 次")
+    alert.get_by_test_id("alert-open").click()
+    expect(page).to_have_url(re.compile(re.escape(f"#/entry/{LOOP_ENTRY}") + "$"))

@@ -63,6 +63,7 @@ export function signedIn(data) {
   view.removeAttribute("aria-hidden");
   document.getElementById("password").value = "";
   renderAccount();
+  document.dispatchEvent(new CustomEvent("console:signed-in"));  // for what the navigation shows (pages/alerts.js)
   // Same person again (the session had expired): the page under the form is still theirs, as it was.
   if (!previous || previous.username !== state.account.username || previous.role !== state.account.role) {
     forgetUnsaved(previous && previous.username !== state.account.username);

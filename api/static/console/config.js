@@ -50,6 +50,7 @@ export var NAV = [
   { route: "changes", label: "修改单", roles: ["editor", "reviewer"] },
   { route: "review", label: "审核发布", roles: ["reviewer"] },
   { route: "gaps", label: "未解答问题", roles: ["editor", "reviewer"] },
+  { route: "alerts", label: "热点预警", roles: ["editor", "reviewer"] },
   { route: "import", label: "批量导入", roles: ["editor"] },
   { route: "audit", label: "操作记录", roles: ["reviewer", "admin"] },
   { route: "accounts", label: "账号管理", roles: ["admin"] }

@@ -13,6 +13,7 @@ import { renderChange } from "./pages/change.js";
 import { renderChanges } from "./pages/changes.js";
 import { renderReview } from "./pages/review.js";
 import { renderGaps } from "./pages/gaps.js";
+import { ALERT_ROLES, refreshAlertCount, renderAlerts } from "./pages/alerts.js";
 import { renderImport } from "./pages/imports.js";
 import { renderAudit } from "./pages/audit.js";
 import { renderAccounts } from "./pages/accounts.js";
@@ -25,6 +26,7 @@ var ROUTES = {
   changes: { roles: ["editor", "reviewer"], render: function (r) { return renderChanges(r.params); } },
   review: { roles: ["reviewer"], render: function () { return renderReview(); } },
   gaps: { roles: ["editor", "reviewer"], render: function () { return renderGaps(); } },
+  alerts: { roles: ALERT_ROLES, render: function () { return renderAlerts(); } },
   "import": { roles: ["editor"], render: function () { return renderImport(); } },
   audit: { roles: ["reviewer", "admin"], render: function (r) { return renderAudit(r.params); } },
   accounts: { roles: ["admin"], render: function () { return renderAccounts(); } }
@@ -37,6 +39,9 @@ function start() {
   document.getElementById("sign-in-form").addEventListener("submit", submitSignIn);
   document.getElementById("sign-out").addEventListener("click", signOut);
   window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", refreshAlertCount);
+  document.addEventListener("console:signed-in", refreshAlertCount);
+  setInterval(refreshAlertCount, 60000);
   // Ctrl+S (⌘S) saves the draft being edited, as in any editor.
   document.addEventListener("keydown", function (event) {
     if ((event.ctrlKey || event.metaKey) && !event.altKey && (event.key === "s" || event.key === "S")) {
