@@ -36,7 +36,8 @@ class QueueWatch:
         self._listen = db.dialect == "postgresql" if listen is None else listen
         self._reconnect = reconnect_seconds
         self.version = 0  # the newest ticket event's id this worker has seen
-        self._changed = asyncio.Condition()
+        # (loop, future) of each request waiting for a change: woken thread-safely, on whichever loop it waits
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
         self._stopping = threading.Event()
@@ -62,8 +63,7 @@ class QueueWatch:
                     latest = self.version
                 if latest != self.version:
                     self.version = latest
-                    async with self._changed:
-                        self._changed.notify_all()
+                    self._wake_waiters()
                 wait = self.listening_poll_seconds if self.listening.is_set() else self.poll_seconds
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), wait)
@@ -83,12 +83,21 @@ class QueueWatch:
         """The newest version once it differs from `after`, or `after` when `timeout` seconds pass first."""
         if self.version != after:
             return self.version
+        waiter = (asyncio.get_running_loop(), asyncio.get_running_loop().create_future())
+        self._waiters.add(waiter)
         try:
-            async with self._changed:
-                await asyncio.wait_for(self._changed.wait(), timeout)
+            if self.version == after:
+                await asyncio.wait_for(waiter[1], timeout)
         except asyncio.TimeoutError:
             pass
+        finally:
+            self._waiters.discard(waiter)
         return self.version
+
+    def _wake_waiters(self) -> None:
+        for loop, future in list(self._waiters):
+            with contextlib.suppress(RuntimeError):  # that loop has closed
+                loop.call_soon_threadsafe(_resolve, future)
 
     # ---- PostgreSQL notifications (a background thread) -----------------------------------------
     def _listen_forever(self) -> None:
@@ -121,3 +130,8 @@ class QueueWatch:
                 self._stopping.wait(wait)
                 wait = min(wait * 2, longest)
         self.listening.clear()
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)

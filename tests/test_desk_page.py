@@ -1,6 +1,6 @@
 """The seats' workbench (/desk), driven in a real browser: Debian's Chromium under Playwright, against the app served
 on a loopback port by this process (tests/local_server.py) (the small embedder of tests/fakes.py). A citizen's handoff in Nanjing appears on a Suzhou
-seat's workbench under a 多援一 activation; the seat takes it, inserts a suggested answer from Nanjing's entries and
+seat's workbench under a 多援一 activation; the seat goes online (在线) and the desk gives it the ticket; it inserts a suggested answer from Nanjing's entries and
 replies, and the citizen reads the reply under 「我的工单」; a ticket dispatched to a department comes back answered
 and is closed, called back and archived; an overdue ticket shows 督办 after the supervision job runs on a fake clock."""
 from __future__ import annotations
@@ -109,9 +109,13 @@ def test_a_remote_seat_takes_a_handed_off_ticket_and_replies_with_a_suggested_an
     number, session = handoff_in_nanjing(bench.base)
     expect(page.locator(f'[data-testid="queue-item"][data-number="{number}"]')).to_be_visible(timeout=8000)
 
+    # Offline, the seat takes nothing; online (在线), the desk gives it the waiting ticket at once and opens it.
     page.get_by_test_id("take-next").click()
+    expect(page.get_by_test_id("flash")).to_contain_text("离线")
+    page.get_by_test_id("presence").select_option("online")
     expect(page.get_by_test_id("ticket-number")).to_contain_text(number)
     expect(page.get_by_test_id("ticket-seat")).to_contain_text(SUZHOU)
+    expect(page.get_by_test_id("load")).to_contain_text("1/3")
     suggestion = page.get_by_test_id("suggestion").first
     answer = suggestion.locator(".answer").inner_text()
     suggestion.get_by_test_id("insert-suggestion").click()
@@ -123,6 +127,8 @@ def test_a_remote_seat_takes_a_handed_off_ticket_and_replies_with_a_suggested_an
     assert mine["reply"] == answer.strip()
     timeline = page.get_by_test_id("timeline")
     expect(timeline.locator('[data-kind="replied"]')).to_contain_text("苏州市")
+    page.get_by_test_id("presence").select_option("offline")  # the tests after this one take their tickets by hand
+    expect(page.get_by_test_id("presence")).to_have_attribute("data-state", "offline")
 
 
 def test_a_dispatched_ticket_comes_back_answered_and_is_closed_called_back_and_archived(page, bench):

@@ -10,7 +10,7 @@ import { T } from "./strings.js";
 
 var POLL_MS = 15000;  // a safety net: the queue is refetched as soon as the stream says a ticket moved
 var state = { me: null, words: null, view: "waiting", selected: null, departments: null, codes: [], timer: null,
-              typing: null, stream: null };
+              typing: null, stream: null, mine: null };
 
 function $(id) { return document.getElementById(id); }
 
@@ -87,7 +87,50 @@ function poll() {
 function listen() {
   if (state.stream || !window.EventSource) return;
   state.stream = new EventSource("/v1/desk/stream");
-  state.stream.addEventListener("queue", function () { refreshQueue(); });
+  state.stream.addEventListener("queue", function () {
+    refreshQueue();
+    if (mode().takes) checkMine();
+  });
+}
+
+// ---- presence (在线 / 小休 / 离线) and the tickets the desk gives this seat ---------------------------------
+function renderPresence(p) {
+  var select = $("presence");
+  if (!select.options.length) {
+    ["online", "break", "offline"].forEach(function (s) { select.appendChild(h("option", { value: s }, [word("presence", s)])); });
+  }
+  select.value = p.state;
+  select.setAttribute("data-state", p.state);
+  select.title = p.lapsed ? state.words.presence_lapsed : "";
+  $("load").textContent = T.load(p.held, p.capacity);
+}
+
+function loadPresence() {
+  return api("GET", "/v1/desk/presence").then(renderPresence, function () {});
+}
+
+function setPresence() {
+  api("PUT", "/v1/desk/presence", { state: $("presence").value }).then(function (p) {
+    renderPresence(p);
+    checkMine();
+  }, function (problem) { failed(problem); loadPresence(); });
+}
+
+// A ticket the desk has given this seat (going online, or the assignment job): said, and opened if none is open.
+function checkMine() {
+  return api("GET", "/v1/desk/queue" + query({ view: "mine" })).then(function (items) {
+    var numbers = items.map(function (t) { return t.number; });
+    var known = state.mine;
+    state.mine = numbers;
+    if (known === null) return;
+    var given = numbers.filter(function (n) { return known.indexOf(n) < 0; });
+    if (!given.length) return;
+    loadPresence();
+    flash(T.assigned(given.join("、")));
+    if (state.view === "mine") renderQueue(items);
+    if (!state.selected) openTicket(given[0]);
+    else if (given.indexOf(state.selected) >= 0) openTicket(state.selected);
+  }, function () {});
 }
 
 function switchView(view) {
@@ -99,6 +142,8 @@ function switchView(view) {
 
 function takeNext() {
   api("POST", "/v1/desk/next").then(function (ticket) {
+    if (state.mine) state.mine.push(ticket.number);
+    loadPresence();
     switchView("mine");
     openTicket(ticket.number);
   }, function (problem) { flash(problem.code === "queue_empty" ? T.queueEmpty : problem.message, problem.code !== "queue_empty"); });
@@ -316,6 +361,8 @@ function signedIn(data) {
     state.codes = r[2];
     if (!document.getElementById("codes")) codeList(state.codes);
     switchView("waiting");
+    $("presence-bar").hidden = !mode().takes;
+    if (mode().takes) { loadPresence(); checkMine(); }
     listen();
   }, failed);
   clear($("ticket")).appendChild(h("p", { className: "muted" }, [T.pickOne]));
@@ -323,6 +370,7 @@ function signedIn(data) {
 
 function showSignIn() {
   clearTimeout(state.timer);
+  state.mine = null;
   if (state.stream) { state.stream.close(); state.stream = null; }
   $("sign-in").hidden = false;
   $("top").hidden = true;
@@ -342,6 +390,8 @@ function start() {
   $("tab-waiting").textContent = T.waiting;
   $("tab-mine").textContent = T.mine;
   $("queue-note").textContent = T.pollNote;
+  $("presence-label").textContent = T.presence;
+  $("presence").addEventListener("change", setPresence);
   $("take-next").addEventListener("click", takeNext);
   $("tab-waiting").addEventListener("click", function () { switchView("waiting"); });
   $("tab-mine").addEventListener("click", function () { switchView("mine"); });

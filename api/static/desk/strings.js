@@ -23,7 +23,10 @@ export var T = {
   mine: "我的工单",
   empty: "暂无工单",
   queueEmpty: "没有可接的工单",
-  pollNote: "新工单实时显示",
+  pollNote: "新工单实时显示；在线时按顺序自动分配",
+  presence: "状态",
+  load: function (held, capacity) { return "手中工单 " + held + "/" + capacity; },
+  assigned: function (number) { return "已为你分配新工单 " + number; },
   pickOne: "从左侧选择一张工单，或点击「接下一单」。",
   left: function (seconds) {
     var late = seconds < 0, s = Math.abs(seconds);
