@@ -1,13 +1,13 @@
 """The manager's view as one service a worker holds: the daily report on demand and on schedule, and the surge alarm.
 
-The schedule (`tick`, every minute on every worker): the surge alarm's check, and once the configured time
-(22:00 Beijing by default) has passed, the day's report — built by whichever worker first inserts that day's
-`daily_reports` row (a conditional insert: the primary key lets only one succeed), its figures stored with it."""
+The schedule (`tick`, every minute on every worker): the surge alarm's check, once per 5-minute bucket across all
+workers (the worker that claims the bucket in `scheduled_runs`, storage/runs.py, runs it; the others skip), and once
+the configured time (22:00 Beijing by default) has passed, the day's report — built by whichever worker first inserts
+that day's `daily_reports` row (a conditional insert: the primary key lets only one succeed), its figures stored
+with it."""
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import cached_property
@@ -19,11 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from ground.clock import BEIJING, utcnow
 from reports.alerts import SurgeAlarm
 from reports.daily import DailyFigures, DailyReport
+from reports.surge_alarm import floor_to
 from reports.fonts import cjk_font
 from reports.render import html_page, pdf_document
 from reports.wall import Wall
 from reports.workbook import ticket_workbook
 from storage.database import Database
+from storage.runs import ScheduledRuns, runner_name
 from storage.tables import DailyReportRow
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class Reports:
         self.wall = Wall(db, alarm, daily.assumptions)
         self.report_time = report_time
         self._font_file = font_file
+        self.scheduled = ScheduledRuns(db)
 
     @cached_property
     def font(self) -> str | None:
@@ -69,13 +72,26 @@ class Reports:
         return ticket_workbook(self.db, days)
 
     # ---- the schedule ----------------------------------------------------------------------------------
+    SURGE_JOB = "surge_alarm"
+
     def tick(self, now: datetime | None = None) -> None:
         now = now or utcnow()
+        self.check_surges(now)
+        self.run_due(now)
+
+    def check_surges(self, now: datetime | None = None) -> bool:
+        """The surge alarm's check of the bucket just completed, if no worker has claimed it; whether this one ran it."""
+        now = now or utcnow()
+        slot = floor_to(now, self.alarm.rule.bucket)
+        if not self.scheduled.claim(self.SURGE_JOB, slot, now):
+            return False
         try:
             self.alarm.check(now)
-        except Exception:  # a failed check is logged and tried again at the next tick
+        except Exception:  # a failed check is logged; the next bucket's check reads the same recent hours again
             logger.exception("the surge alarm's check failed")
-        self.run_due(now)
+            return True
+        self.scheduled.finished(self.SURGE_JOB, slot)
+        return True
 
     def run_due(self, now: datetime | None = None) -> ReportRun | None:
         """Builds today's report if its time has passed and no worker has started it; the run, or None."""
@@ -84,7 +100,7 @@ class Reports:
         if local.time() < self.report_time:
             return None
         day = local.date()
-        runner = f"{socket.gethostname()}:{os.getpid()}"
+        runner = runner_name()
         try:
             with self.db.session(write=True) as s:
                 if s.get(DailyReportRow, day) is not None:

@@ -608,3 +608,16 @@ class CalibrationRefitRow(Base):
     asked_by: Mapped[str] = mapped_column(String(200))
     labels: Mapped[int] = mapped_column(Integer)          # how many labels the window held when it was asked
     questions: Mapped[list] = mapped_column(JSONDocument)  # [[text, entry id or null, correct], …] as learned from
+
+
+class ScheduledRunRow(Base):
+    """One run of a job that every worker's timer may start but one should do per slot (storage/runs.py): inserted by
+    the worker that runs it. Migration 0016."""
+
+    __tablename__ = "scheduled_runs"
+
+    job: Mapped[str] = mapped_column(String(40), primary_key=True)
+    slot: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    runner: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

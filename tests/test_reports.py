@@ -332,3 +332,23 @@ def test_a_worker_builds_the_days_report_by_itself_once_its_time_has_passed(tmp_
         runs = reports.runs()
     assert [r.day for r in runs] == [datetime.now(BEIJING).date()]
     assert runs[0].finished_at is not None
+
+
+class CountingAlarm(SurgeAlarm):
+    def __init__(self, db):
+        super().__init__(db, SurgeRule())
+        self.checks = 0
+
+    def check(self, now=None):
+        self.checks += 1
+        return []
+
+
+def test_the_surge_check_runs_once_per_bucket_across_workers(db):
+    first, second = CountingAlarm(db), CountingAlarm(db)
+    workers = [Reports(db, DailyReport(db), alarm) for alarm in (first, second)]
+    start = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
+    for minute in range(10):                      # both workers tick every minute for two 5-minute buckets
+        for worker in workers:
+            worker.tick(start + timedelta(minutes=minute, seconds=7))
+    assert first.checks + second.checks == 2
