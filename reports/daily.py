@@ -18,8 +18,9 @@ What each figure counts (a Beijing day is 00:00–24:00 Beijing time; everything
   three of the day's questions (or tickets' summaries), masked;
 - knowledge gaps: the unanswered-question clusters with most questions that day, with the link to make the entry;
 - entries changed that day (every saved version) and by whom;
-- 多援一: tickets per supporting city (the seat's city where it is not the ticket's city), when the desk's
-  lifecycle tables exist;
+- 多援一: tickets per supporting city (the seat's city where it is not the ticket's city) and per supporting team
+  (the holding seat's team of that city, as the teams are when the report is built), when the desk's lifecycle
+  tables exist;
 - seats: the peak hour's contacts, the Erlang C and Erlang A seats it needs with Frontdoor's resolution and without.
 
 A manager reads figures, not citizens' words: the only text from citizens is the hot topics' masked examples and
@@ -35,10 +36,11 @@ from sqlalchemy import func, inspect, select
 
 from ground.clock import BEIJING, as_utc, utcnow
 from ground.privacy import mask
+from reports.content import words
 from reports.staffing import Demand, seats_side_by_side
 from storage.database import Database
-from storage.tables import (ConversationRow, EntryRow, EntryVersionRow, GapClusterRow, GapRow, TicketRow, TurnRow,
-                            VoiceCallRow)
+from storage.tables import (ConversationRow, EntryRow, EntryVersionRow, GapClusterRow, GapRow, SeatTeamMemberRow,
+                            SeatTeamRow, TicketRow, TurnRow, VoiceCallRow)
 
 RETURN_WINDOW = timedelta(hours=24)
 CHANNELS = ("voice", "chat", "wechat")
@@ -99,6 +101,7 @@ class DailyFigures:
     gaps: list[dict] = field(default_factory=list)
     entry_changes: list[dict] = field(default_factory=list)
     support_by_city: dict[str, int] | None = None   # None: the desk's lifecycle is not there
+    support_by_team: dict[str, int] | None = None   # the same tickets by the holding seat's team
     staffing: dict | None = None
 
     @property
@@ -347,6 +350,29 @@ class DailyReport:
             if city_of(seat_city) != city_of(region):
                 support[seat_city] += count
         out.support_by_city = dict(support.most_common())
+        held = s.execute(select(TicketRow.seat, TicketRow.seat_city, TicketRow.region)
+                         .where(TicketRow.created_at >= start, TicketRow.created_at < end, TicketRow.seat_city.is_not(None))
+                         ).all()
+        held = [(seat, seat_city) for seat, seat_city, region in held if city_of(seat_city) != city_of(region)]
+        teams = self._teams_of(s, {seat for seat, _ in held})
+        by_team = Counter(teams.get((seat, seat_city)) or teams.get((seat, None)) or f"{seat_city}{words()['no_team']}"
+                          for seat, seat_city in held)
+        out.support_by_team = dict(by_team.most_common())
+
+    @staticmethod
+    def _teams_of(s, seats: set[str]) -> dict[tuple[str, str | None], str]:
+        """(seat, team's city) → team name, and (seat, None) → its first team: a seat's support team is the one of the
+        city it worked for (a seat in two teams of different cities is counted under the one matching its city).
+        Membership is read as it is when the report is built."""
+        if not seats:
+            return {}
+        out: dict[tuple[str, str | None], str] = {}
+        for username, name, city in s.execute(select(SeatTeamMemberRow.username, SeatTeamRow.name, SeatTeamRow.city)
+                                              .join(SeatTeamRow, SeatTeamRow.id == SeatTeamMemberRow.team_id)
+                                              .where(SeatTeamMemberRow.username.in_(seats)).order_by(SeatTeamRow.id)):
+            out.setdefault((username, city), name)
+            out.setdefault((username, None), name)
+        return out
 
     # ---- seats -------------------------------------------------------------------------------------------
     def _staffing(self, out: DailyFigures) -> None:

@@ -134,6 +134,7 @@ def html_page(figures: DailyFigures, font: str | None) -> str:
     parts.append(f"<section id=\"changes\"><h2>{html.escape(w['entry_changes'])}</h2>"
                  f"{_table([w['entry'], w['version'], w['status'], w['by'], w['at']], changes, 'changes')}</section>")
     parts.append(_counts(w["support"], figures.support_by_city))
+    parts.append(_counts(w["support_team"], figures.support_by_team))
     seats = staffing_rows(figures)
     if seats is not None:
         note, rows = seats
@@ -163,6 +164,9 @@ def pdf_document(figures: DailyFigures, font: str | None) -> bytes:
         lines += ["", w["handoffs_by_reason"]] + [f"  {w['reasons'].get(k, k)}: {v}"
                                                   for k, v in figures.handoffs_by_reason.items()]
         lines += ["", w["tickets_by_urgency"]] + [f"  {k}: {v}" for k, v in figures.tickets_by_urgency.items()]
+        for title, counts in ((w["support"], figures.support_by_city), (w["support_team"], figures.support_by_team)):
+            if counts:
+                lines += ["", title] + [f"  {k}: {v}" for k, v in counts.items()]
         fig.text(0.08, 0.95, "\n".join(lines), va="top", fontsize=10, linespacing=1.6)
         pdf.savefig(fig)
         plt.close(fig)

@@ -16,7 +16,8 @@ from reports.alerts import SurgeAlarm
 from reports.daily import DailyReport, day_bounds
 from reports.service import Reports
 from reports.surge_alarm import SurgeRule
-from storage.tables import ConversationRow, EntryRow, GapClusterRow, GapRow, TicketRow, TurnRow
+from storage.tables import (ConversationRow, EntryRow, GapClusterRow, GapRow, SeatTeamMemberRow, SeatTeamRow, TicketRow,
+                            TurnRow)
 
 DAY = date(2026, 11, 20)
 CITIES = ("江苏省/南京市/鼓楼区", "江苏省/苏州市", "江苏省/扬州市")
@@ -98,13 +99,19 @@ def seed_day(db, seed: int = 7) -> dict:
                 else:
                     expected["resolved"] += 1
         # 多援一: two Nanjing tickets held by a Suzhou seat, one by a Nanjing seat; call-backs recorded that day
-        for k, (seat_city, result) in enumerate([("江苏省/苏州市", "satisfied"), ("江苏省/苏州市", "unsatisfied"),
-                                                  ("江苏省/南京市", None)]):
+        # (the first seat in Suzhou's support team, the second in no team)
+        team = SeatTeamRow(name="苏州支援一组", city="江苏省/苏州市", created_at=start)
+        s.add(team)
+        s.flush()
+        s.add(SeatTeamMemberRow(team_id=team.id, username="sz-a", capacity=5))
+        for k, (seat, seat_city, result) in enumerate([("sz-a", "江苏省/苏州市", "satisfied"),
+                                                        ("sz-b", "江苏省/苏州市", "unsatisfied"),
+                                                        ("nj-a", "江苏省/南京市", None)]):
             at = start + timedelta(hours=8, minutes=k)
             _ticket(s, f"S{k}", f"support-{k}", at, "voice", "江苏省/南京市/鼓楼区", "A1", "一般")
             s.flush()
             row = s.execute(select(TicketRow).where(TicketRow.number == f"S{k}")).scalar_one()
-            row.seat_city, row.callback_result = seat_city, result
+            row.seat, row.seat_city, row.callback_result = seat, seat_city, result
             row.callback_at = at + timedelta(hours=6) if result else None
             expected["tickets"] += 1
             expected["due"] += 1
@@ -134,6 +141,7 @@ def test_the_days_figures_match_what_was_seeded(db):
     assert sum(c["chosen"] for c in figures.clarification_choices) == counts["clarifications"]
     assert figures.came_back == counts["came_back"]
     assert figures.support_by_city == {"江苏省/苏州市": 2}
+    assert figures.support_by_team == {"苏州支援一组": 1, "江苏省/苏州市（未编组）": 1}
     assert figures.callbacks == {"satisfied": 1, "unsatisfied": 1}
     assert figures.resolved == counts["resolved"]
     assert figures.self_service_rate == pytest.approx(counts["resolved"] / counts["contacts"])
