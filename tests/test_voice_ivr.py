@@ -281,3 +281,61 @@ def test_a_vosk_client_with_a_bad_message_is_told_what_is_wrong(voice_server, me
         ws.send(message)
         reply = json.loads(ws.recv(timeout=30))
         assert reply["error"] == "protocol" and words in reply["message"]
+
+
+# ---- a 诉求 taken down on the phone: the platform's own recognition as text, keys for the rest ------------------
+def said(call: IvrCall, text: str) -> None:
+    """The platform's own recogniser heard the caller say `text`."""
+    call.send_json({"type": "text", "text": text, "confidence": 0.9})
+
+
+def test_a_complaint_is_taken_down_on_the_phone_confirmed_with_one_and_handed_to_a_seat(voice_server):
+    with ivr(voice_server, caller="13900002222", region="江苏省/南京市") as call:
+        call.wait_for("prompt", purpose="greeting")
+        said(call, "我要投诉隔壁装修噪音")
+        assert call.wait_for("decision")["kind"] == "intake"
+        said(call, "鼓楼区中山路十八号，昨天晚上开始的")
+        readback = call.wait_for("prompt", purpose="intake")
+        while "按一" not in readback["text"]:
+            readback = call.wait_for("prompt", purpose="intake")
+        assert "一三九零零零零二二二二" in readback["text"] and "中山路" in readback["text"]
+        call.key("1")
+        transfer = call.wait_for("transfer")
+    assert transfer["to"] == "seat" and transfer["reason"] == "intake" and transfer["ticket"]
+    ticket = httpx.get(f"{voice_server.base}/v1/tickets/{transfer['ticket']}", headers=seat(voice_server)).json()
+    assert ticket["caller"] == "13900002222" and ticket["details"]["confirmed"] is True
+    assert "中山路" in ticket["details"]["where"] and ticket["details"]["type"] == "投诉"
+
+
+def test_a_caller_without_a_number_keys_one_and_hears_it_read_back(voice_server):
+    with ivr(voice_server, region="江苏省/南京市") as call:
+        call.wait_for("prompt", purpose="greeting")
+        said(call, "我要投诉隔壁装修噪音")
+        call.wait_for("decision")
+        said(call, "鼓楼区中山路十八号，昨天晚上开始的")
+        asked = call.wait_for("prompt", purpose="intake")
+        while "井号" not in asked["text"]:
+            asked = call.wait_for("prompt", purpose="intake")
+        for digit in "02583211234#":
+            call.key(digit)
+        readback = call.wait_for("prompt", purpose="intake")
+        while "按一" not in readback["text"]:
+            readback = call.wait_for("prompt", purpose="intake")
+        assert "零二五八三二一一二三四" in readback["text"]
+        call.key("1")
+        transfer = call.wait_for("transfer")
+    ticket = httpx.get(f"{voice_server.base}/v1/tickets/{transfer['ticket']}", headers=seat(voice_server)).json()
+    assert ticket["caller"] == "02583211234"
+
+
+@pytest.mark.parametrize("message, words", [
+    ({"type": "text"}, "text: what the caller said"),
+    ({"type": "text", "text": "你好", "confidence": 2}, "confidence: a number from 0 to 1"),
+    ({"type": "text", "text": "你好", "alternatives": [{"text": ""}]}, "alternatives[0].text"),
+])
+def test_platform_text_that_is_not_a_reading_is_refused_saying_what_to_send(voice_server, message, words):
+    with ivr(voice_server) as call:
+        call.wait_for("prompt", purpose="greeting")
+        call.send_json(message)
+        error = call.wait_for("error")
+    assert error["error"] == "protocol" and words in error["message"]

@@ -11,6 +11,7 @@ import asyncio
 import math
 from dataclasses import dataclass
 
+from models.asr import Reading, Recognition
 from voice.audio import Encoding, PcmDecoder, check_rate
 from voice.dialogue import Action, Decided, Hangup, IvrDialogue, Say, Transfer
 from voice.listener import Heard, Listener, Partial, SpeechStarted
@@ -74,6 +75,14 @@ class VoiceCall:
         events: list[Event] = [StopPlayback()] if self._playing else []
         return events + self._prompted(await self._run(self.dialogue.key, digit))
 
+    async def recognised_elsewhere(self, readings: tuple[tuple[str, float], ...]) -> list[Event]:
+        """The platform recognised the caller itself (its own ASR; text, best reading first): taken as heard now,
+        at this point of the call's audio, exactly as Frontdoor's recogniser's result would be."""
+        if self.ended:
+            return []
+        events: list[Event] = [StopPlayback()] if self._playing else []
+        return events + await self._run(self._heard_text, readings)
+
     def played(self) -> None:
         """The platform says the last prompt has finished playing: the no-input clock starts now."""
         if self._prompt_ends_at is not None:
@@ -130,6 +139,12 @@ class VoiceCall:
                                 tuple((r.text, round(r.posterior, 4)) for r in recognition.readings),
                                 heard.speech_ended_at)
         return [recognised] + self._prompted(self.dialogue.heard(recognition))
+
+    def _heard_text(self, readings: tuple[tuple[str, float], ...]) -> list[Event]:
+        self._prompt_ends_at = self._answer_due_at = None
+        now = self.audio_seconds
+        recognition = Recognition(tuple(Reading(text, confidence) for text, confidence in readings))
+        return self._heard(Heard(recognition, speech_ended_at=now, endpoint_at=now))
 
     # ---- prompts and the no-input clock ------------------------------------------------------
     @property

@@ -263,9 +263,35 @@ async def _control(call: VoiceCall, text: str) -> list[Event] | None:
     if kind == "played":
         call.played()
         return []
+    if kind == "text":
+        return await call.recognised_elsewhere(_platform_readings(message))
     if kind == "hangup":
         return None
-    raise ProtocolError('control messages are {"type": "dtmf", "digit": "1"}, {"type": "played"} or {"type": "hangup"}')
+    raise ProtocolError('control messages are {"type": "dtmf", "digit": "1"}, {"type": "text", "text": "…"}, '
+                        '{"type": "played"} or {"type": "hangup"}')
+
+
+PLATFORM_TEXT_CHARS = 500
+PLATFORM_ALTERNATIVES = 5
+
+
+def _platform_readings(message: dict) -> tuple[tuple[str, float], ...]:
+    """{"type": "text", "text": …, "confidence": 0.9, "alternatives": [{"text": …, "confidence": …}]}: what the
+    platform's own recogniser heard, best first. No confidence given: the platform is taken at its word (1.0)."""
+    def reading(item: object, where: str) -> tuple[str, float]:
+        if not isinstance(item, dict):
+            raise ProtocolError(f"{where.rstrip('.')}: an object with text and confidence")
+        text, confidence = item.get("text"), item.get("confidence", 1.0)
+        if not isinstance(text, str) or not text.strip() or len(text) > PLATFORM_TEXT_CHARS:
+            raise ProtocolError(f"{where}text: what the caller said, 1–{PLATFORM_TEXT_CHARS} characters")
+        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0.0 <= confidence <= 1.0:
+            raise ProtocolError(f"{where}confidence: a number from 0 to 1")
+        return text.strip(), float(confidence)
+
+    alternatives = message.get("alternatives", [])
+    if not isinstance(alternatives, list) or len(alternatives) > PLATFORM_ALTERNATIVES:
+        raise ProtocolError(f"alternatives: a list of at most {PLATFORM_ALTERNATIVES} readings")
+    return (reading(message, ""),) + tuple(reading(a, f"alternatives[{i}].") for i, a in enumerate(alternatives))
 
 
 @router.websocket("/v1/ivr", dependencies=[Depends(PUBLIC)])
