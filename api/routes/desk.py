@@ -228,7 +228,10 @@ async def stream(request: Request, account: Account = Depends(allow(Role.SEAT, R
                                                                   Role.DEPARTMENT))) -> StreamingResponse:
     """For the workbench's EventSource. Without `Last-Event-ID` one `queue` event (with the current id) is sent and the
     stream ends; the browser reconnects with that id, and from then on an event comes as soon as this worker sees a
-    newer ticket event (within FRONTDOOR_DESK_WATCH_SECONDS, whichever worker wrote it). Refetch the queue on each."""
+    newer ticket event, whichever worker wrote it (on PostgreSQL at once, by LISTEN/NOTIFY; on SQLite within
+    FRONTDOOR_DESK_WATCH_SECONDS). Refetch the queue on each. (A held stream is not a sign of life by itself:
+    presence lapses when no request of the seat's has come for a while, desk/presence.py; the page refetches its queue
+    every 15 s.)"""
     watch = get_services(request).desk_watch
     last = request.headers.get("last-event-id", "")
 
