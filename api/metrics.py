@@ -76,7 +76,7 @@ class WallState(Collector):
         return list(self._families())
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        waiting, oldest, seats, alerts = self._families()
+        waiting, oldest, seats, seats_by_city, alerts = self._families()
         if self._read is not None:
             try:
                 gauges = self._read()
@@ -85,10 +85,12 @@ class WallState(Collector):
                     waiting.add_metric([self._worker, city], w.tickets)
                     oldest.add_metric([self._worker, city], w.oldest_seconds)
                 seats.add_metric([self._worker], gauges.seats_online)
+                for city, n in sorted(gauges.seats_online_by_city.items()):
+                    seats_by_city.add_metric([self._worker, city], n)
                 alerts.add_metric([self._worker], gauges.alerts_24h)
             except Exception as error:  # the database is down: the worker's own figures still matter
                 log.warning("the wall's figures could not be read for /metrics: %s", type(error).__name__)
-        yield from (waiting, oldest, seats, alerts)
+        yield from (waiting, oldest, seats, seats_by_city, alerts)
 
     @staticmethod
     def _families() -> tuple[GaugeMetricFamily, ...]:
@@ -96,7 +98,9 @@ class WallState(Collector):
                                   labels=["worker", "city"]),
                 GaugeMetricFamily("frontdoor_ticket_oldest_wait_seconds", "How long the oldest waiting ticket has waited, by city.",
                                   labels=["worker", "city"]),
-                GaugeMetricFamily("frontdoor_seats_online", "Seat accounts seen in the last 5 minutes.", labels=["worker"]),
+                GaugeMetricFamily("frontdoor_seats_online", "Seats 在线 on the workbench (and seen lately).", labels=["worker"]),
+                GaugeMetricFamily("frontdoor_seats_online_by_city", "Seats online, by the city of their teams.",
+                                  labels=["worker", "city"]),
                 GaugeMetricFamily("frontdoor_surge_alerts_24h", "Surge alerts raised in the last 24 hours.", labels=["worker"]))
 
 

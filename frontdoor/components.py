@@ -283,8 +283,9 @@ def build_reports(settings: Settings, services: "Services") -> "Reports":
                                       patience_seconds=settings.staffing_patience_seconds)
     alarm = SurgeAlarm(services.db, webhook_url=settings.surge_webhook_url, cluster=services.gaps.cluster_pending)
     hour, minute = (int(part) for part in settings.report_time.split(":"))
+    presence = services.support.presence_board if services.support is not None else None
     return Reports(services.db, DailyReport(services.db, assumptions), alarm, report_time=time(hour, minute),
-                   font_file=settings.report_font)
+                   font_file=settings.report_font, presence=presence)
 
 
 async def report_periodically(reports: "Reports", seconds: float) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from desk.presence import PresenceBoard
 from ground.clock import BEIJING, utcnow
 from reports.alerts import SurgeAlarm
 from reports.daily import DailyFigures, DailyReport
@@ -41,11 +42,11 @@ class ReportRun:
 
 class Reports:
     def __init__(self, db: Database, daily: DailyReport, alarm: SurgeAlarm, *, report_time: time = time(22, 0),
-                 font_file: Path | None = None) -> None:
+                 font_file: Path | None = None, presence: PresenceBoard | None = None) -> None:
         self.db = db
         self.daily = daily
         self.alarm = alarm
-        self.wall = Wall(db, alarm, daily.assumptions)
+        self.wall = Wall(db, alarm, daily.assumptions, presence=presence)
         self.report_time = report_time
         self._font_file = font_file
         self.scheduled = ScheduledRuns(db)

@@ -3,7 +3,8 @@
 - contacts in the last 15 minutes and how many Frontdoor resolved (an answer, no ticket: the 24-hour return check of
   the daily report cannot be made of the last minutes);
 - the seats' queue per city: tickets waiting for a seat and the oldest one's wait;
-- seats online: seat accounts whose session or token was used in the last 5 minutes;
+- seats online: seats that said 在线 on the workbench and were seen lately (desk/presence.py), in all and per city
+  of their teams (多援一: a supporting city's seats show under that city);
 - the hot-topic ranking: the topics of the last hour against the hour before;
 - the surge alerts of the last 24 hours;
 - the seats the last hour's contacts need, with Frontdoor's resolution and without.
@@ -11,21 +12,22 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
 from ground.clock import as_utc, utcnow
+from desk.presence import PresenceBoard, last_seen
 from ground.privacy import mask
 from reports.alerts import SurgeAlarm
 from reports.daily import StaffingAssumptions, city_of
 from reports.staffing import Demand, seats_side_by_side
 from storage.database import Database
-from storage.tables import AccountRow, AccountSessionRow, ConversationRow, EntryRow, GapClusterRow, GapRow, TicketRow, TurnRow
+from storage.tables import (ConversationRow, EntryRow, GapClusterRow, GapRow, SeatPresenceRow, SeatTeamMemberRow,
+                            SeatTeamRow, TicketRow, TurnRow)
 
 RECENT = timedelta(minutes=15)
-ONLINE = timedelta(minutes=5)
 WAITING = ("open",)  # waiting for a seat, as /metrics counts the queue
 
 
@@ -43,22 +45,29 @@ class Gauges:
     waiting: tuple[Waiting, ...]
     seats_online: int
     alerts_24h: int
+    seats_online_by_city: dict[str, int] = field(default_factory=dict)
 
 
 class Wall:
-    def __init__(self, db: Database, alarm: SurgeAlarm, staffing: StaffingAssumptions | None = None) -> None:
+    def __init__(self, db: Database, alarm: SurgeAlarm, staffing: StaffingAssumptions | None = None, *,
+                 presence: PresenceBoard | None = None) -> None:
         self.db = db
         self.alarm = alarm
         self.assumptions = staffing or StaffingAssumptions()
+        self.presence = presence or PresenceBoard(db)
 
     def snapshot(self, now: datetime | None = None) -> dict:
         now = now or utcnow()
         with self.db.session() as s:
             recent = self._contacts(s, now - RECENT, now)
             hour = self._contacts(s, now - timedelta(hours=1), now)
-            queue = [{"city": w.city, "open": w.tickets, "oldest_minutes": round(w.oldest_seconds / 60)}
-                     for w in self._waiting(s, now)]
+            waiting = self._waiting(s, now)
             seats = self._seats_online(s, now)
+            by_city = self._seats_online_by_city(s, now)
+            queue = [{"city": w.city, "open": w.tickets, "oldest_minutes": round(w.oldest_seconds / 60),
+                      "seats_online": by_city.get(w.city, 0)} for w in waiting]
+            queue += [{"city": city, "open": 0, "oldest_minutes": None, "seats_online": n}
+                      for city, n in sorted(by_city.items()) if city not in {w.city for w in waiting}]
             hot = self._hot(s, now)
         alerts = [a.payload() for a in self.alarm.recent(20, since=now - timedelta(hours=24))]
         return {"at": now.isoformat(), "contacts_15min": recent["contacts"], "resolved_15min": recent["resolved"],
@@ -83,7 +92,8 @@ class Wall:
         with self.db.session() as s:
             waiting = tuple(self._waiting(s, now))
             seats = self._seats_online(s, now)
-        return Gauges(waiting, seats, self.alarm.count_since(now - timedelta(hours=24)))
+            by_city = self._seats_online_by_city(s, now)
+        return Gauges(waiting, seats, self.alarm.count_since(now - timedelta(hours=24)), by_city)
 
     @staticmethod
     def _waiting(s, now: datetime) -> list[Waiting]:
@@ -96,13 +106,24 @@ class Wall:
             oldest[city] = min(oldest.get(city, as_utc(created)), as_utc(created))
         return [Waiting(city, n, (now - oldest[city]).total_seconds()) for city, n in count.most_common()]
 
-    @staticmethod
-    def _seats_online(s, now: datetime) -> int:
-        return s.execute(select(func.count(func.distinct(AccountSessionRow.username)))
-                         .join(AccountRow, AccountRow.username == AccountSessionRow.username)
-                         .where(AccountRow.role == "seat", AccountRow.active.is_(True),
-                                AccountSessionRow.revoked_at.is_(None), AccountSessionRow.expires_at > now,
-                                AccountSessionRow.last_seen_at >= now - ONLINE)).scalar() or 0
+    def _online(self, now: datetime):
+        seen = last_seen(now).subquery()
+        return seen, self.presence.online_clause(now, seen.c.seen_at)
+
+    def _seats_online(self, s, now: datetime) -> int:
+        seen, online = self._online(now)
+        return s.execute(select(func.count()).select_from(SeatPresenceRow)
+                         .join(seen, seen.c.username == SeatPresenceRow.username).where(online)).scalar() or 0
+
+    def _seats_online_by_city(self, s, now: datetime) -> dict[str, int]:
+        """Seats online per city of their teams (a seat in no team is counted in all, not here)."""
+        seen, online = self._online(now)
+        rows = s.execute(select(SeatTeamRow.city, func.count(func.distinct(SeatPresenceRow.username)))
+                         .select_from(SeatPresenceRow).join(seen, seen.c.username == SeatPresenceRow.username)
+                         .join(SeatTeamMemberRow, SeatTeamMemberRow.username == SeatPresenceRow.username)
+                         .join(SeatTeamRow, SeatTeamRow.id == SeatTeamMemberRow.team_id)
+                         .where(online).group_by(SeatTeamRow.city)).all()
+        return {city: n for city, n in rows}
 
     @staticmethod
     def _hot(s, now: datetime, limit: int = 10) -> list[dict]:

@@ -10,6 +10,7 @@ from ground.clock import BEIJING, utcnow
 from storage.tables import ConversationRow, SurgeAlertRow, TicketRow, TurnRow
 
 ENTRY = "hc-code-colors"  # a seed entry the answered questions name
+SUZHOU_SEAT = "sz-seat"    # a seat of Suzhou's support team, 在线 on its workbench
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,8 @@ def manager_service(tmp_path_factory):
                         audiosocket_port=None, rules_dir=None, classifier_dir=None, report_tick_seconds=3600)
     db = open_database(settings)
     account_store(settings, db).create("boss", TEST_PASSWORD, Role.MANAGER.value, region="", display_name="主任", by="cli")
+    account_store(settings, db).create(SUZHOU_SEAT, TEST_PASSWORD, Role.SEAT.value, region="江苏省/苏州市",
+                                       display_name="苏州座席", by="cli")
     db.dispose()
     client = TestClient(web_app(settings, embedder=HashingEmbedder()))
     with client:
@@ -61,6 +64,17 @@ def seed_last_minutes(services) -> dict:
     return {"contacts": 10, "resolved": 6, "queue": {"江苏省/南京市": 2, "江苏省/扬州市": 2}}
 
 
+def suzhou_seat_online(base: str, services) -> None:
+    """Suzhou's support team has one seat, and it says 在线 on its workbench (through the API, as the page does)."""
+    import httpx
+
+    team = services.support.create_team("苏州支援组", "江苏省/苏州市", by="boss")
+    services.support.set_member(team.id, SUZHOU_SEAT, 5, by="boss")
+    with httpx.Client(base_url=base, timeout=30) as client:
+        assert client.post("/v1/auth/login", json={"username": SUZHOU_SEAT, "password": TEST_PASSWORD}).status_code == 200
+        assert client.put("/v1/desk/presence", json={"state": "online"}).status_code == 200
+
+
 @pytest.fixture
 def page(chromium):
     context = chromium.new_context(viewport={"width": 1600, "height": 900}, locale="zh-CN")
@@ -78,6 +92,7 @@ def test_the_wall_shows_the_last_minutes_and_the_report_its_day(chromium, manage
 
     base, services = manager_service
     seeded = seed_last_minutes(services)
+    suzhou_seat_online(base, services)
     page.goto(f"{base}/wall")
     expect(page.get_by_test_id("sign-in")).to_be_visible()
     page.get_by_test_id("username").fill("boss")
@@ -90,6 +105,8 @@ def test_the_wall_shows_the_last_minutes_and_the_report_its_day(chromium, manage
     expect(page.get_by_test_id("self-service")).to_have_text("60%")
     for city, count in seeded["queue"].items():
         expect(page.get_by_test_id("queue").locator("tr", has_text=city)).to_contain_text(str(count))
+    expect(page.get_by_test_id("seats-online")).to_have_text("1")
+    expect(page.get_by_test_id("queue").locator("tr", has_text="江苏省/苏州市")).to_contain_text("1")  # its seats online
     expect(page.get_by_test_id("alerts")).to_contain_text("新规定怎么执行")
     expect(page.get_by_test_id("hot").locator("li").first).to_contain_text("6")
     expect(page.locator("#c-without")).not_to_have_text("–")

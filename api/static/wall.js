@@ -32,7 +32,7 @@ function show(data) {
   $("queue").replaceChildren();
   for (const q of data.queue) {
     const tr = document.createElement("tr");
-    for (const v of [q.city || T.unknownCity, q.open, q.oldest_minutes]) { const td = document.createElement("td"); td.textContent = v; tr.append(td); }
+    for (const v of [q.city || T.unknownCity, q.open, q.oldest_minutes ?? "–", q.seats_online]) { const td = document.createElement("td"); td.textContent = v; tr.append(td); }
     $("queue").append(tr);
   }
 }
