@@ -9,14 +9,28 @@ each under its city (江苏省/南京市) and under "*" (everywhere).
 
 The test, chosen over Kleinberg's burst automaton because it runs online, one small step per 5-minute bucket,
 with one number to tune (the false-alarm rate) and an answer a manager can read ("42 in 15 minutes where 3.1 were
-expected"): the count `x` of a key in the last `window` (15 min) against its expectation `m`, which is the key's
-share of its region's traffic in an exponentially weighted baseline (half-life 2 h, of the buckets before the window
-and an hour's guard before it: a surge that rises over an hour would otherwise lift its own baseline) times the
-region's traffic in the window. Reading the *share* makes the morning rise and the night's quiet, which
-lift every topic together, no alarm; only a topic outgrowing the others is. The counts are Poisson, so the exact
-upper tail P(X ≥ x | m) is the evidence (a z-score misleads at the small counts a new topic starts from); an alert
-needs it below `alpha` (1e-6: several thousand keys are tested every 5 minutes), at least `min_count` questions and
-`min_ratio` × the expectation, an hour of baseline first, and not the same key alerted within `cooldown`.
+expected"): the count `x` of a key in each of the `windows` ending now (15 minutes: a sudden burst; an hour: a topic
+too small to show in 15 minutes, rising steadily) against its expectation `m`, which is the key's share of its
+region's traffic in an exponentially weighted baseline (half-life 2 h, of the buckets before the longest window and
+the last 75 minutes: a surge that rises over an hour would otherwise lift its own baseline) times the region's
+traffic in the window. Reading the *share* makes the morning rise and the night's quiet, which lift every topic
+together, no alarm; only a topic outgrowing the others is. Given the key's counts in the window and in the
+baseline, the window's part is binomial when the share did not change (the conditional test: it counts the
+baseline's own uncertainty, where a Poisson test against the baseline's rate would take a topic seen twice
+overnight as known rare; a z-score misleads at the small counts a new topic starts from); `tolerance` > 1 tests
+against a share grown that much instead (drift through the day taken as no surge). An alert needs that tail below
+`alpha` (split evenly over the windows), at least `min_count` questions and `min_ratio` × the expectation, two
+hours of baseline first, and not the same key alerted within `cooldown`.
+
+The false-alarm rate it aims at: none in a month of quiet days. Several thousand keys are tested every 5 minutes
+(about 50,000 key-buckets a day at 30,000 contacts), so `alpha` is 2e-6 per key and bucket: under Poisson counts
+and a steady share that is about one false alarm in ten days before `min_count`/`min_ratio`, which remove most of
+the rest. Real shares drift and callers ask twice, so the counts are over-dispersed and the nominal rate is not
+the real one: bench/surge_alarm.py measures both on replayed days with drift and repeats. Its figures
+(BENCHMARKS.md, "surge alarm"): the minutes from a surge's start to the alert are set mostly by how few questions
+a topic has before it (2–8 an hour); more windows (5 minutes to an hour), a laxer alpha, a tolerance or a shorter
+memory each traded minutes against false alarms on drifting days without a setting better on both, so the rule
+stays as it was, and the windows and tolerance are there to try.
 
 `SurgeDetector` is the pure streaming test (bench/surge_alarm.py replays a day through it); `SurgeAlarm` reads the
 database's last hours into it, stores what fires (once across workers: the burst's unique row) and posts it to the
@@ -43,13 +57,14 @@ Key = tuple[str, str]  # (topic, region)
 @dataclass(frozen=True)
 class SurgeRule:
     bucket_minutes: int = 5
-    window_buckets: int = 3            # the windows tested: 15 minutes (a sudden burst) …
-    long_window_buckets: int = 12      # … and an hour (a topic too small to show in 15 minutes, rising steadily)
-    guard_buckets: int = 12            # the hour before the window stays out of the baseline (a rise within it would hide itself)
+    windows: tuple[int, ...] = (3, 12)  # the windows tested, in buckets, each ending with the bucket just completed
+    window_buckets: int = 3            # a burst is still raised by a check this many buckets after its window ends
+    baseline_lag_buckets: int = 15     # the last 75 minutes stay out of the baseline (a rise within them would hide itself)
     half_life_minutes: float = 120.0   # the baseline's memory
-    alpha: float = 1e-6                # the Poisson tail an alert needs
+    alpha: float = 2e-6                # the tail an alert needs, per key and bucket (split evenly over the windows)
     min_count: int = 8
     min_ratio: float = 3.0
+    tolerance: float = 1.0             # the growth of a topic's share the test takes as no surge (drift through the day)
     prior: float = 0.5                 # events a bucket that any topic is assumed to have had (a new topic's share)
     warmup_minutes: float = 120.0
     cooldown_minutes: float = 60.0
@@ -61,6 +76,11 @@ class SurgeRule:
     @property
     def decay(self) -> float:
         return 0.5 ** (self.bucket_minutes / self.half_life_minutes)
+
+    @property
+    def held_buckets(self) -> int:
+        """Buckets kept apart from the baseline: the longest window, or the lag if longer."""
+        return max(max(self.windows), self.baseline_lag_buckets)
 
 
 @dataclass(frozen=True)
@@ -94,9 +114,13 @@ class _Baseline:
 
 @dataclass
 class _Series:
-    window: dict[int, int] = field(default_factory=dict)  # bucket → count, in the window and its guard
+    window: dict[int, int] = field(default_factory=dict)  # bucket → count, of the buckets not yet in the baseline
     baseline: _Baseline = field(default_factory=_Baseline)
     alerted_at: int | None = None
+
+    def counts(self, bucket: int, widths: Iterable[int]) -> list[int]:
+        """The counts of the windows of these widths ending with `bucket`."""
+        return [sum(c for b, c in self.window.items() if b > bucket - width) for width in widths]
 
 
 class SurgeDetector:
@@ -107,6 +131,7 @@ class SurgeDetector:
         self.origin = origin
         self._series: dict[Key, _Series] = {}
         self._regions: dict[str, _Series] = {}
+        self._seen: dict[int, list[_Series]] = {}   # bucket → the series that counted something in it
         self._first: int | None = None
 
     def bucket_of(self, moment: datetime) -> int:
@@ -120,63 +145,68 @@ class SurgeDetector:
         if self._first is None:
             self._first = bucket
         region_counts: Counter[str] = Counter()
+        seen = self._seen.setdefault(bucket, [])
+        fresh = []
         for (topic, region), count in counts.items():
             if count:
-                self._series.setdefault((topic, region), _Series()).window[bucket] = count
+                series = self._series.setdefault((topic, region), _Series())
+                series.window[bucket] = series.window.get(bucket, 0) + count
+                seen.append(series)
+                fresh.append(((topic, region), series))
                 region_counts[region] += count
         for region, count in region_counts.items():
-            self._regions.setdefault(region, _Series()).window[bucket] = count
-        oldest = bucket - rule.window_buckets + 1
-        for series in (*self._series.values(), *self._regions.values()):
-            self._fold(series, oldest - rule.guard_buckets)
-        if (bucket - self._first + 1 - rule.window_buckets - rule.guard_buckets) * rule.bucket_minutes < rule.warmup_minutes:
+            series = self._regions.setdefault(region, _Series())
+            series.window[bucket] = series.window.get(bucket, 0) + count
+            seen.append(series)
+        self._fold(bucket - rule.held_buckets + 1)
+        if (bucket - self._first + 1 - rule.held_buckets) * rule.bucket_minutes < rule.warmup_minutes:
             return []
-        window_start = self.origin + rule.bucket * oldest
-        window_end = self.origin + rule.bucket * (bucket + 1)
+        end = self.origin + rule.bucket * (bucket + 1)
         bursts = []
-        for key, series in self._series.items():
-            if bucket not in series.window:
-                continue  # nothing new for this key: it cannot have just burst
-            burst = self._test(key, series, bucket, window_start, window_end)
+        for key, series in fresh:   # a key with nothing new cannot have just burst
+            burst = self._test(key, series, bucket, end)
             if burst is not None:
                 series.alerted_at = bucket
                 bursts.append(burst)
         self._forget(bucket)
         return bursts
 
-    def _fold(self, series: _Series, oldest: int) -> None:
-        """Buckets that left the window join the baseline."""
-        for old in sorted(b for b in series.window if b < oldest):
-            series.baseline.add(old, series.window.pop(old), self.rule.decay)
+    def _fold(self, oldest: int) -> None:
+        """Buckets that left the held windows join the baseline (of the series that counted something in them)."""
+        for old in sorted(b for b in self._seen if b < oldest):
+            for series in self._seen.pop(old):
+                if old in series.window:
+                    series.baseline.add(old, series.window.pop(old), self.rule.decay)
 
-    def _test(self, key: Key, series: _Series, bucket: int, start: datetime, end: datetime) -> Burst | None:
+    def _test(self, key: Key, series: _Series, bucket: int, end: datetime) -> Burst | None:
         rule = self.rule
         if series.alerted_at is not None and (bucket - series.alerted_at) * rule.bucket_minutes < rule.cooldown_minutes:
             return None
         region = self._regions[key[1]]
-        reference = bucket - rule.window_buckets - rule.guard_buckets
+        reference = bucket - rule.held_buckets
         mine = series.baseline.read(reference, rule.decay) + rule.prior
         theirs = region.baseline.read(reference, rule.decay) + rule.prior
-        for width in (rule.window_buckets, rule.long_window_buckets):
-            oldest = bucket - width + 1
-            count = sum(c for b, c in series.window.items() if b >= oldest)
+        share = min(1.0, mine / theirs)
+        alpha = rule.alpha / len(rule.windows)
+        for width, count, window_total in zip(rule.windows, series.counts(bucket, rule.windows),
+                                              region.counts(bucket, rule.windows)):
             if count < rule.min_count:
                 continue
-            window_total = sum(c for b, c in region.window.items() if b >= oldest)
-            expected = min(1.0, mine / theirs) * window_total
+            expected = share * window_total
             if count < rule.min_ratio * expected:
                 continue
             # Two Poisson counts of one topic, in the window and in the baseline, each against its region's volume:
             # given their sum, the window's share is binomial with p = W / (W + B) when the topic's share did not
             # change (the conditional test). Unlike a Poisson test against the baseline's rate it counts the
             # baseline's own uncertainty: a topic seen twice overnight is not taken to be known rare.
-            p_value = float(betainc(count, mine + 1.0, window_total / (window_total + theirs)))
-            if p_value < rule.alpha:
-                return Burst(key[0], key[1], self.origin + rule.bucket * oldest, end, count, expected, p_value)
+            grown = rule.tolerance * window_total
+            p_value = float(betainc(count, mine + 1.0, grown / (grown + theirs)))
+            if p_value < alpha:
+                return Burst(key[0], key[1], end - rule.bucket * width, end, count, expected, p_value)
         return None
 
     def _forget(self, bucket: int) -> None:
-        """Keys whose baseline has decayed to nothing and that have nothing in the window are dropped."""
+        """Keys whose baseline has decayed to nothing and that have nothing held are dropped."""
         if bucket % 12:
             return
         stale = [key for key, s in self._series.items()

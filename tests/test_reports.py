@@ -1,12 +1,14 @@
 """The manager's view (reports/): the 数据日报's figures against counts made here from a seeded day, its page, PDF
 and workbook, the nightly run made once, and the surge alarm raising an alert and posting it to a webhook."""
 import io
+import math
 import random
 import shutil
 import subprocess
 from collections import Counter
 from datetime import date, datetime, time, timedelta, timezone
 
+import numpy as np
 import pytest
 from fastapi import FastAPI, Request
 from sqlalchemy import select
@@ -15,7 +17,7 @@ from ground.clock import BEIJING
 from reports.alerts import SurgeAlarm
 from reports.daily import DailyReport, day_bounds
 from reports.service import Reports
-from reports.surge_alarm import SurgeRule
+from reports.surge_alarm import SurgeRule, detect
 from storage.tables import (ConversationRow, EntryRow, GapClusterRow, GapRow, SeatTeamMemberRow, SeatTeamRow, TicketRow,
                             TurnRow)
 
@@ -244,6 +246,41 @@ def test_steady_traffic_raises_no_alert(db):
     seed_surge(db, "e-new-rule", start, surge_from=None)
     alarm = SurgeAlarm(db, SurgeRule())
     assert [a for h in range(3, 7) for a in alarm.check(start + timedelta(hours=h))] == []
+
+
+def surge_stream(rate, hours: int, seed: int) -> list[tuple]:
+    """(bucket start, topic, region, count) of 20 topics in one city: `rate(minute, topic)` questions a bucket each."""
+    rng = np.random.default_rng(seed)
+    start = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
+    return [(start + timedelta(minutes=m), f"entry:t{t}", "江苏省/南京市", int(n))
+            for m in range(0, hours * 60, 5) for t in range(20) for n in [rng.poisson(rate(m, t))] if n]
+
+
+def test_a_topic_rising_to_five_times_its_share_in_half_an_hour_alerts_within_forty_minutes():
+    start = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
+    rise = 5 * 60  # from 05:00, topic 0 rises linearly to five times its share over 30 minutes, and stays there
+
+    def rate(minute, topic):
+        factor = 1 + 4 * min(1.0, max(0.0, minute - rise) / 30) if topic == 0 else 1
+        return 3.0 * factor
+
+    for seed in range(5):
+        bursts = detect(surge_stream(rate, 7, seed), start, start + timedelta(hours=7))
+        assert bursts, f"seed {seed}: no alert"
+        assert {b.topic for b in bursts} == {"entry:t0"}
+        assert bursts[0].window_end - start <= timedelta(minutes=rise + 40)
+
+
+def test_steady_traffic_with_drifting_shares_and_a_morning_rise_raises_nothing():
+    """Each topic's share drifts ±35% over six hours (its own phase), and the volume rises fivefold from the night."""
+    start = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
+
+    def rate(minute, topic):
+        volume = 1 + 4 * min(1.0, minute / 360)
+        return 1.5 * volume * math.exp(0.3 * math.sin(2 * math.pi * (minute / 360 + topic / 20)))
+
+    for seed in range(5):
+        assert detect(surge_stream(rate, 10, seed), start, start + timedelta(hours=10)) == []
 
 
 # ---- the API ---------------------------------------------------------------------------------------------
