@@ -64,6 +64,7 @@ SCAN = (1, 2, 3, 4, 6, 8, 12)  # 5 minutes to an hour
 # (BENCHMARKS.md, "surge alarm"): more windows, a laxer alpha, a tolerance for drift, a shorter memory or lag.
 RULES = {
     "shipped": SurgeRule(),
+    "before": SurgeRule(windows=(3, 12), alpha=2e-6, tolerance=1.0, half_life_minutes=120.0),  # shipped until 2026-12-08
     "scan": SurgeRule(windows=SCAN),
     "scan-a1e-5": SurgeRule(windows=SCAN, alpha=1e-5),
     "t125-a1e-5": SurgeRule(windows=SCAN, alpha=1e-5, tolerance=1.25),
@@ -206,7 +207,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=5, help="quiet days and surge days replayed (each)")
     parser.add_argument("--contacts", type=int, default=30_000, help="contacts a day")
     parser.add_argument("--seed", type=int, default=2021)
-    parser.add_argument("--rules", default="shipped,scan,t125-a1e-5-hl60", help=f"rules compared, of: {', '.join(RULES)}")
+    parser.add_argument("--rules", default="shipped,before", help=f"rules compared, of: {', '.join(RULES)}")
     parser.add_argument("--drift", type=float, default=0.2, help="spread of a topic's share about its usual (log sd)")
     parser.add_argument("--repeats", type=float, default=0.15, help="chance a question is asked again soon after")
     parser.add_argument("--quiet", action="store_true", help="the summary only, not each day")

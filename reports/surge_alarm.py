@@ -9,28 +9,28 @@ each under its city (江苏省/南京市) and under "*" (everywhere).
 
 The test, chosen over Kleinberg's burst automaton because it runs online, one small step per 5-minute bucket,
 with one number to tune (the false-alarm rate) and an answer a manager can read ("42 in 15 minutes where 3.1 were
-expected"): the count `x` of a key in each of the `windows` ending now (15 minutes: a sudden burst; an hour: a topic
-too small to show in 15 minutes, rising steadily) against its expectation `m`, which is the key's share of its
-region's traffic in an exponentially weighted baseline (half-life 2 h, of the buckets before the longest window and
+expected"): the count `x` of a key in each of the `windows` ending now (5 minutes to an hour: a sudden burst, or a
+topic too small to show in minutes, rising steadily) against its expectation `m`, which is the key's share of its
+region's traffic in an exponentially weighted baseline (half-life 1 h, of the buckets before the longest window and
 the last 75 minutes: a surge that rises over an hour would otherwise lift its own baseline) times the region's
 traffic in the window. Reading the *share* makes the morning rise and the night's quiet, which lift every topic
 together, no alarm; only a topic outgrowing the others is. Given the key's counts in the window and in the
 baseline, the window's part is binomial when the share did not change (the conditional test: it counts the
 baseline's own uncertainty, where a Poisson test against the baseline's rate would take a topic seen twice
-overnight as known rare; a z-score misleads at the small counts a new topic starts from); `tolerance` > 1 tests
-against a share grown that much instead (drift through the day taken as no surge). An alert needs that tail below
+overnight as known rare; a z-score misleads at the small counts a new topic starts from); the test is against a
+share grown by `tolerance` (1.25: drift through the day taken as no surge). An alert needs that tail below
 `alpha` (split evenly over the windows), at least `min_count` questions and `min_ratio` × the expectation, two
 hours of baseline first, and not the same key alerted within `cooldown`.
 
 The false-alarm rate it aims at: none in a month of quiet days. Several thousand keys are tested every 5 minutes
-(about 50,000 key-buckets a day at 30,000 contacts), so `alpha` is 2e-6 per key and bucket: under Poisson counts
-and a steady share that is about one false alarm in ten days before `min_count`/`min_ratio`, which remove most of
-the rest. Real shares drift and callers ask twice, so the counts are over-dispersed and the nominal rate is not
-the real one: bench/surge_alarm.py measures both on replayed days with drift and repeats. Its figures
-(BENCHMARKS.md, "surge alarm"): the minutes from a surge's start to the alert are set mostly by how few questions
-a topic has before it (2–8 an hour); more windows (5 minutes to an hour), a laxer alpha, a tolerance or a shorter
-memory each traded minutes against false alarms on drifting days without a setting better on both, so the rule
-stays as it was, and the windows and tolerance are there to try.
+(about 50,000 key-buckets a day at 30,000 contacts). Real shares drift and callers ask twice, so the counts are
+over-dispersed and a nominal alpha is not the real rate: bench/surge_alarm.py measures both on replayed days with
+drift and repeats (BENCHMARKS.md, "The surge alarm, sooner?"). There the rule shipped before (15 minutes and an
+hour, alpha 2e-6, half-life 2 h, no tolerance) raised 2–6 false alarms per 5–10 quiet drifting days; this one
+(seven windows, alpha 1e-5, tolerance 1.25, half-life 1 h) raised 0–1, at about the same minutes to the alert
+(median 54 vs 52 at 30,000 contacts a day, 27 vs 27 at 100,000; worst cases up to 125 minutes on the easy replay).
+The minutes are set mostly by how few questions a topic has before its surge (5–12 an hour): no setting tried was
+both sooner and as quiet.
 
 `SurgeDetector` is the pure streaming test (bench/surge_alarm.py replays a day through it); `SurgeAlarm` reads the
 database's last hours into it, stores what fires (once across workers: the burst's unique row) and posts it to the
@@ -57,14 +57,15 @@ Key = tuple[str, str]  # (topic, region)
 @dataclass(frozen=True)
 class SurgeRule:
     bucket_minutes: int = 5
-    windows: tuple[int, ...] = (3, 12)  # the windows tested, in buckets, each ending with the bucket just completed
+    windows: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12)  # the windows tested, in buckets (5 minutes to an hour), each
+                                                   # ending with the bucket just completed
     window_buckets: int = 3            # a burst is still raised by a check this many buckets after its window ends
     baseline_lag_buckets: int = 15     # the last 75 minutes stay out of the baseline (a rise within them would hide itself)
-    half_life_minutes: float = 120.0   # the baseline's memory
-    alpha: float = 2e-6                # the tail an alert needs, per key and bucket (split evenly over the windows)
+    half_life_minutes: float = 60.0    # the baseline's memory (an hour: it follows the day's drift of shares)
+    alpha: float = 1e-5                # the tail an alert needs, per key and bucket (split evenly over the windows)
     min_count: int = 8
     min_ratio: float = 3.0
-    tolerance: float = 1.0             # the growth of a topic's share the test takes as no surge (drift through the day)
+    tolerance: float = 1.25            # the growth of a topic's share the test takes as no surge (drift through the day)
     prior: float = 0.5                 # events a bucket that any topic is assumed to have had (a new topic's share)
     warmup_minutes: float = 120.0
     cooldown_minutes: float = 60.0
