@@ -219,7 +219,7 @@ class Refit:
     labels_until: datetime
     asked_by: str
     labels: int
-    revision: int            # the knowledge revision whose index build learns from them
+    revision: int | None     # the knowledge revision whose index build learns from them (not kept: None when read back)
 
 
 def as_labelled(labels: Iterable[Label]) -> list[Labelled]:
@@ -254,6 +254,14 @@ class LabelStore:
                          revision=revision)
             s.flush()
             return Refit(row.id, since, now, by, len(questions), revision)
+
+    def refits(self, limit: int = 10) -> list[Refit]:
+        """The latest refits, newest first (for the console: when the confidence last learned, from how many labels)."""
+        with self._db.session() as s:
+            rows = s.execute(select(CalibrationRefitRow.id, CalibrationRefitRow.labels_since, CalibrationRefitRow.labels_until,
+                                    CalibrationRefitRow.asked_by, CalibrationRefitRow.labels)
+                             .order_by(CalibrationRefitRow.id.desc()).limit(limit)).all()
+        return [Refit(id_, as_utc(since), as_utc(until), by, labels, None) for id_, since, until, by, labels in rows]
 
     def labelled_for_calibration(self) -> list[Labelled]:
         """The labelled questions of the latest refit (none before the first): the same for every worker that

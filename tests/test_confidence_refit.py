@@ -99,3 +99,13 @@ def test_only_reviewers_and_administrators_may_ask_for_a_refit(inprocess):
     response = inprocess.signed_in("seat").post("/v1/confidence/refit", json={"days": 30})
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "forbidden"
+
+
+def test_the_latest_refit_is_listed_with_who_asked_and_how_many_labels(inprocess):
+    asked = inprocess.signed_in("reviewer").post("/v1/confidence/refit", json={"days": 30})
+    assert asked.status_code == 200, asked.text
+    listed = inprocess.signed_in("editor").get("/v1/confidence/refits", params={"limit": 1})
+    assert listed.status_code == 200
+    latest = listed.json()[0]
+    assert latest["asked_by"] == "reviewer" and latest["labels"] == asked.json()["labels"]
+    assert latest["labels_until"] == asked.json()["labels_until"]

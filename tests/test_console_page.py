@@ -568,3 +568,15 @@ def test_an_editor_sees_a_surge_alert_and_goes_from_it_to_the_entry_to_update(co
     expect(alert.get_by_test_id("alert-count")).to_have_text("15分钟内 42 次，平时约 3.1 次")
     alert.get_by_test_id("alert-open").click()
     expect(page).to_have_url(re.compile(re.escape(f"#/entry/{LOOP_ENTRY}") + "$"))
+
+
+def test_a_reviewer_has_the_confidence_learn_again_from_the_labels(console, page):
+    from playwright.sync_api import expect
+
+    sign_in(page, console, "reviewer")
+    open_route(page, console, "gaps")
+    panel = page.get_by_test_id("confidence-refit")
+    expect(panel.get_by_test_id("refit-latest")).to_be_visible()
+    panel.get_by_test_id("refit-now").click()
+    expect(page.get_by_test_id("flash")).to_contain_text("已开始重新学习")
+    expect(panel.get_by_test_id("refit-latest")).to_contain_text("由 reviewer 发起")

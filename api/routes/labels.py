@@ -100,9 +100,18 @@ class RefitOut(BaseModel):
     labels_since: datetime
     labels_until: datetime
     labels: int = Field(description="How many labels the window holds (each question, entry and verdict learned once).")
-    revision: int = Field(description="The knowledge revision whose index build learns from them: every worker "
-                                      "rebuilds within seconds, and the first to fit shares it with the others.")
+    revision: int | None = Field(description="The knowledge revision whose index build learns from them: every worker "
+                                             "rebuilds within seconds, and the first to fit shares it with the others "
+                                             "(null in the list of past refits).")
     asked_by: str
+
+
+@router.get("/v1/confidence/refits", response_model=list[RefitOut], tags=["editors"],
+            summary="The latest refits of the answer confidence, newest first")
+def refits(limit: int = Query(default=10, ge=1, le=100), labels: LabelStore = Depends(get_labels),
+           account: Account = Depends(allow(Role.EDITOR, Role.REVIEWER, Role.ADMIN))) -> list[RefitOut]:
+    return [RefitOut(labels_since=r.labels_since, labels_until=r.labels_until, labels=r.labels, revision=r.revision,
+                     asked_by=r.asked_by) for r in labels.refits(limit)]
 
 
 @router.post("/v1/confidence/refit", response_model=RefitOut, tags=["editors"],

@@ -4,7 +4,7 @@ import { CHANNEL_LABEL } from "../config.js";
 import { append, button, clear, errorSlot, h, muted, pill, section } from "../dom.js";
 import { when } from "../format.js";
 import { api, listOf, openChangeId } from "../api.js";
-import { showError } from "../notices.js";
+import { showError, showFlash } from "../notices.js";
 import { is } from "../auth.js";
 import { flashNext, go, loadFailed, page } from "../router.js";
 
@@ -12,6 +12,7 @@ export function renderGaps() {
   var node = page("未解答的问题", "gaps-page");
   node.appendChild(muted("市民转人工、否定了追问、或系统没把握的提问，按同一诉求归成一组，按数量和新近程度排序。"));
   node.appendChild(precisionPanel());
+  node.appendChild(refitPanel());
   api("GET", "/v1/gaps?status=open").then(function (data) {
     if (!node.live()) return;
     var clusters = listOf(data, "clusters");
@@ -146,6 +147,41 @@ function precisionPanel() {
   }, function (problem) {
     redraw(errorSlot());
     showError(panel.lastChild, problem);
+  });
+  return panel;
+}
+
+// When the answer confidence last learned from the labels, and (reviewers) a button to have it learn again.
+var REFIT_DAYS = 90;
+
+function refitPanel() {
+  var panel = section("答案把握度的学习", "confidence-refit", muted("加载中…"));
+  var slot = errorSlot();
+  function draw(latest) {
+    clear(panel);
+    var told = latest
+      ? "上次重新学习：" + when(latest.labels_until) + "，由 " + latest.asked_by + " 发起，依据 " + latest.labels + " 条标注。"
+      : "还没有用本热线的标注重新学习过：把握度来自知识库自己出的题。";
+    append(panel, [h("h3", null, "答案把握度的学习"), h("p", { testid: "refit-latest" }, told),
+                   muted("市民说“不是这个”、市民在追问中的选择、坐席在工单上的“此条可答复”都是标注。标注满一百条后，自动回答的门槛按标注来定。")]);
+    if (is("reviewer", "admin")) {
+      var again = button("用近" + REFIT_DAYS + "天的标注重新学习", "refit-now", function () {
+        again.disabled = true;
+        clear(slot);
+        api("POST", "/v1/confidence/refit", { days: REFIT_DAYS }).then(function (done) {
+          showFlash("已开始重新学习（依据 " + done.labels + " 条标注，知识库版本 " + done.revision + "）。各服务进程将在几秒到几分钟内用上新的把握度。");
+          draw(done);
+        }, function (problem) { showError(slot, problem); again.disabled = false; });
+      }, "secondary");
+      append(panel, [again, slot]);
+    }
+  }
+  api("GET", "/v1/confidence/refits?limit=1").then(function (rows) {
+    draw(listOf(rows, "refits")[0] || null);
+  }, function (problem) {
+    clear(panel);
+    append(panel, [h("h3", null, "答案把握度的学习"), slot]);
+    showError(slot, problem);
   });
   return panel;
 }
