@@ -3,23 +3,27 @@
 In order of preference: the classifier trained on the hotline's labelled tickets
 (`frontdoor train classifier FILE`); else the category whose name path reads most like the ticket
 (retrieval over the imported code table); else the category of the closest knowledge entry.
+
+A seat's correction is a label: `seat_labels` reads the tickets seats filed under a category (`reclassify`),
+with the words the classifier read, for `frontdoor train classifier --from-desk`.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import delete, select
 
-from desk.categories import Category, CategoryMatcher
+from desk.categories import PATH_SEPARATOR, Category, CategoryMatcher
 from knowledge_base.entry import Entry
 from ground.clock import utcnow
 from models.text_classifier import ClassifierError, TextClassifier
 from storage.audit import record
 from storage.database import Database
-from storage.tables import CategoryCodeRow
+from storage.tables import CategoryCodeRow, TicketEventRow, TicketRow
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +97,79 @@ def load_classifier(folder: Path, embedder_id: str) -> TextClassifier | None:
     except ClassifierError as error:
         log.error("the ticket classifier in %s is not used: %s", folder, error)
         return None
+
+
+# -------------------------------------------------------------------------------------------------
+# Seats' corrections as training labels
+
+@dataclass(frozen=True)
+class SeatLabel:
+    """A ticket a seat filed under a category: its number, the citizen's words as the classifier reads them, and the
+    label (the category's path down to the asked level: its top-level name at level 1)."""
+
+    number: str
+    text: str
+    label: str
+
+
+def ticket_words(transcript: Sequence[dict]) -> str:
+    """What the classifier reads of a ticket: every turn the citizen said, one a line (as the engine files it)."""
+    return "\n".join(turn["text"] for turn in transcript if isinstance(turn, dict) and turn.get("text"))
+
+
+def seat_labels(db: Database, *, since: datetime, level: int = 1) -> list[SeatLabel]:
+    """The tickets whose category a seat set or confirmed (reclassified at or after `since`, and still filed by a
+    seat), oldest correction first. A code no longer in the code table keeps the path it was filed under."""
+    if level < 1:
+        raise ClassifierError(f"--level must be 1 or more, not {level}")
+    paths = {category.code: category.path for category in CodeTable(db).all()}
+    corrected = (select(TicketEventRow.ticket_number, TicketEventRow.at)
+                 .where(TicketEventRow.kind == "reclassified", TicketEventRow.at >= since).subquery())
+    with db.session() as s:
+        rows = s.execute(select(TicketRow).join(corrected, corrected.c.ticket_number == TicketRow.number)
+                         .where(TicketRow.category_source == "seat", TicketRow.category_code.is_not(None))
+                         .order_by(corrected.c.at)).scalars().unique()
+        labels = {}
+        for row in rows:
+            path = paths.get(row.category_code) or tuple((row.category_name or row.category_code).split(PATH_SEPARATOR))
+            text = ticket_words(row.transcript or []) or row.summary
+            if text.strip():
+                labels[row.number] = SeatLabel(row.number, text, PATH_SEPARATOR.join(path[:level]))
+    return list(labels.values())
+
+
+def past_ticket_words(db: Database, *, since: datetime, limit: int) -> list[str]:
+    """The citizens' words of up to `limit` tickets opened at or after `since`, newest first: unlabelled examples of
+    how this hotline's citizens put things."""
+    with db.session() as s:
+        rows = s.execute(select(TicketRow.transcript, TicketRow.summary).where(TicketRow.created_at >= since)
+                         .order_by(TicketRow.created_at.desc()).limit(limit)).all()
+    return [words for words in (ticket_words(transcript or []) or summary for transcript, summary in rows) if words.strip()]
+
+
+def label_names(categories: Sequence[Category], labels: Sequence[str]) -> dict[str, list[str]]:
+    """For each label that names a category of the code table (by code, name, or path), the path of that category
+    and of every category under it: the words the `e5-codes` method reads a label by. Labels the table does not
+    know are left out; a name used twice in the table (at different places) names nothing."""
+    by_key: dict[str, Category | None] = {}
+    for category in categories:
+        by_key[category.name] = None if category.name in by_key else category
+    for category in categories:  # a code or a path names one category, whatever other names say
+        for key in (category.code, category.path_text, "/".join(category.path)):
+            by_key[key] = category
+    names = {}
+    for label in dict.fromkeys(labels):
+        category = by_key.get(label)
+        if category is not None:
+            depth = len(category.path)
+            names[label] = [c.path_text for c in categories if c.path[:depth] == category.path]
+    return names
+
+
+def merge_labels(file_rows: Sequence[tuple[str, str]], seat_rows: Sequence[SeatLabel]) -> list[tuple[str, str]]:
+    """The file's (text, label) rows and the seats' labels as one training set; a text in both takes the seat's label."""
+    from models.text_classifier import clean
+
+    by_seat = {clean(label.text): label.label for label in seat_rows}
+    merged = [(text, label) for text, label in file_rows if clean(text) not in by_seat]
+    return merged + [(label.text, label.label) for label in seat_rows]

@@ -218,18 +218,42 @@ def cmd_eval_classify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_train_classifier(args: argparse.Namespace, settings: Settings) -> int:
-    from evaluation.classify import read_labelled
-    from frontdoor.components import load_embedder
-    from models.text_classifier import TextClassifier
+    from datetime import timedelta
 
-    rows = read_labelled(Path(args.file))
+    from desk.classification import CodeTable, label_names, merge_labels, past_ticket_words, seat_labels
+    from evaluation.classify import read_labelled, read_unlabelled
+    from frontdoor.components import load_embedder, open_database
+    from ground.clock import utcnow
+    from models.text_classifier import UNLABELLED_LIMIT, ClassifierError, TextClassifier
+
+    if args.file is None and not args.from_desk:
+        raise ClassifierError("nothing to learn from: give a labelled FILE (JSONL {text, label}), --from-desk, or both")
+    file_rows = read_labelled(Path(args.file)) if args.file else []
+    unlabelled = read_unlabelled(Path(args.unlabelled)) if args.unlabelled else []
+    since = utcnow() - timedelta(days=args.days)
+    db = open_database(settings)
+    try:
+        seat_rows = seat_labels(db, since=since, level=args.level) if args.from_desk else []
+        if args.past_tickets:
+            unlabelled = past_ticket_words(db, since=since, limit=UNLABELLED_LIMIT) + unlabelled
+        categories = CodeTable(db).all()
+    finally:
+        db.dispose()
+    rows = merge_labels(file_rows, seat_rows)
+    names = label_names(categories, [label for _, label in rows])
     embedder = load_embedder(settings)
     classifier = TextClassifier.train([t for t, _ in rows], [l for _, l in rows], embedder.embed_passages,
-                                      embedder_id=embedder.model_id)
+                                      embedder_id=embedder.model_id, label_names=names, unlabelled=unlabelled)
     folder = settings.resolved_classifier_dir
     classifier.save(folder)
-    print(f"ticket classifier trained on {len(rows)} tickets ({len(classifier.labels)} categories), saved in {folder}; "
-          "workers use it from their next start")
+    sources = []
+    if args.file:
+        sources.append(f"{len(rows) - len(seat_rows)} from {args.file}")
+    if args.from_desk:
+        sources.append(f"{len(seat_rows)} corrected by seats in the last {args.days} days")
+    print(f"ticket classifier trained on {len(rows)} tickets ({'; '.join(sources)}), {len(classifier.labels)} categories "
+          f"({len(names)} named by the code table), {min(len(unlabelled), UNLABELLED_LIMIT)} unlabelled messages read; "
+          f"saved in {folder}; workers use it from their next start")
     return 0
 
 
@@ -452,7 +476,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="learn from a hotline's own labelled data").add_subparsers(dest="train_command", required=True)
     train_classifier = train.add_parser("classifier", help="train the handoff-ticket classifier on labelled tickets (JSONL {text, label})")
-    train_classifier.add_argument("file")
+    train_classifier.add_argument("file", nargs="?", help="labelled tickets, JSONL {text, label} (optional with --from-desk)")
+    train_classifier.add_argument("--from-desk", action="store_true",
+                                  help="learn from the tickets whose category a seat set or confirmed as well; a ticket "
+                                       "also in FILE takes the seat's label")
+    train_classifier.add_argument("--days", type=int, default=90, help="with --from-desk, --past-tickets: the corrections "
+                                                                       "and tickets of the last DAYS days (default 90)")
+    train_classifier.add_argument("--level", type=int, default=1, help="with --from-desk: label a ticket by its category's "
+                                                                       "path down to this level (default 1, the top-level name)")
+    train_classifier.add_argument("--unlabelled", help="past messages without labels, JSONL {text[, subject]}: how this "
+                                                       "hotline's citizens word things, read beside the code table's names")
+    train_classifier.add_argument("--past-tickets", action="store_true",
+                                  help="read the texts of the tickets of the last DAYS days as unlabelled messages too")
     train_classifier.set_defaults(run=cmd_train_classifier)
 
     confidence = sub.add_parser("confidence", help="the answer confidence").add_subparsers(dest="confidence_command", required=True)

@@ -10,6 +10,10 @@ them in its own way:
                 (the default)
   chars+e5      the mean of the `chars-svm` and `e5-chunks` probabilities
   chars|e5      one logistic regression over [TF-IDF | e5-chunks vector] side by side
+  e5-codes      the e5-chunks vector beside, for each label, how close the message comes to the code table's names
+                under that label (the default): each category name's vector is moved towards the NAMES_NEIGHBOURS
+                unlabelled messages nearest it (the hotline's own past tickets: how citizens say it), and a label's
+                closeness is the best cosine over its names, centred across labels. Without names it is e5-chunks.
 
 Every method gives probabilities from a logistic regression (or a calibrated SVM), so a probability of 0.9
 means roughly "right nine times in ten" on messages like the training ones. `bench/classify.py` measures them
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,10 +37,10 @@ import numpy as np
 
 Embed = Callable[[list[str]], np.ndarray]
 
-METHODS = ("chars", "chars-svm", "e5-head", "e5-chunks", "chars+e5", "chars|e5")
-# Best cross-validated macro-F1 in bench/classify.py (0.808 on 246 citizen messages, 7 classes); chars+e5 is
-# level with it (0.802) and the character methods are behind (0.74–0.78).
-DEFAULT_METHOD = "e5-chunks"
+METHODS = ("chars", "chars-svm", "e5-head", "e5-chunks", "chars+e5", "chars|e5", "e5-codes")
+# Best cross-validated macro-F1 in bench/classify.py (246 citizen messages, 7 classes, 5-fold CV × 5 repeats):
+# e5-codes with the code table and 1,000 unlabelled messages, against e5-chunks alone (BENCHMARKS.md).
+DEFAULT_METHOD = "e5-codes"
 HEAD_CHARS = 500  # about e5's 512-token window for Chinese text
 CHUNK_CHARS = 400
 MAX_CHUNKS = 6  # later pieces of very long messages add time, not accuracy
@@ -49,6 +53,10 @@ _NOISE = re.compile(r"_x000[dD]_|\s+")
 CHARS_C = 100.0
 VECTORS_C = 20.0
 SVM_C = 0.5
+# e5-codes, set on bench/classify.py's repeated cross-validation (0.84–0.86 from 10 to 50 neighbours, weight 15 to 20)
+NAMES_WEIGHT = 15.0  # how loud the names' closeness speaks beside the 384 dimensions of the message's vector
+NAMES_NEIGHBOURS = 50  # unlabelled messages averaged into each name's vector
+UNLABELLED_LIMIT = 1000  # unlabelled messages read, each by its first CHUNK_CHARS characters
 
 
 class ClassifierError(ValueError):
@@ -75,9 +83,14 @@ class TextClassifier:
 
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[str], embed: Embed | None = None, *,
-              method: str = DEFAULT_METHOD, embedder_id: str | None = None) -> TextClassifier:
+              method: str = DEFAULT_METHOD, embedder_id: str | None = None,
+              label_names: Mapping[str, Sequence[str]] | None = None, unlabelled: Sequence[str] = ()) -> TextClassifier:
         """Fit `method` on labelled texts. `embed` is needed by every method but `chars`/`chars-svm`;
-        `embedder_id` names its model (taken from a bound `Embedder` method when not given)."""
+        `embedder_id` names its model (taken from a bound `Embedder` method when not given).
+
+        `e5-codes` also reads `label_names` (label → the names of the code table's categories under it, e.g. every
+        path below a top-level name) and `unlabelled` texts (past tickets; the first UNLABELLED_LIMIT are read);
+        the other methods ignore both."""
         if method not in METHODS:
             raise ClassifierError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
         texts, labels = list(texts), list(labels)
@@ -97,7 +110,10 @@ class TextClassifier:
         features = _Features(texts, embed)
         estimators = {}
         for part in _parts(method):
-            estimators[part] = _estimator(part, y).fit(features.of(part), y)
+            if part == "e5-codes":
+                estimators[part] = _NamesBesideVectors.fit_names(label_names or {}, unlabelled, features, y, embed)
+            else:
+                estimators[part] = _estimator(part, y).fit(features.of(part), y)
         return cls(method, [str(label) for label in estimators[_parts(method)[0]].classes_], estimators, n_examples=len(texts),
                    embedder_id=embedder_id, trained_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
@@ -199,7 +215,7 @@ class _Features:
         if part not in self._cache:
             if part == "e5-head":
                 self._cache[part] = self._embed([text[:HEAD_CHARS] for text in self.texts])
-            elif part == "e5-chunks":
+            elif part in ("e5-chunks", "e5-codes"):
                 self._cache[part] = self._mean_of_chunks()
             else:  # chars|e5
                 self._cache[part] = (self.texts, self.of("e5-chunks"))
@@ -262,3 +278,43 @@ class _CharsBesideVectors:
 
         # Both halves have unit-length rows, so neither drowns the other.
         return hstack([self.tfidf.transform(texts), csr_matrix(vectors)]).tocsr()
+
+
+class _NamesBesideVectors:
+    """Logistic regression over [message vector | its closeness to each label's names] (the `e5-codes` method).
+
+    The names' vectors are kept with the estimator, so predicting needs neither the code table nor the
+    unlabelled messages. Labels with no names have no column; with fewer than two named labels there are no
+    columns at all and this is `e5-chunks`."""
+
+    @classmethod
+    def fit_names(cls, label_names: Mapping[str, Sequence[str]], unlabelled: Sequence[str], features: _Features,
+                  y: np.ndarray, embed: Embed) -> _NamesBesideVectors:
+        named = [label for label in sorted(set(y.tolist())) if label_names.get(label)]
+        self = cls()
+        self.named, self.names, self.owner = [], np.empty((0, 0)), np.empty(0, dtype=int)
+        if len(named) >= 2:
+            names = [(j, name) for j, label in enumerate(named) for name in dict.fromkeys(label_names[label])]
+            vectors = embed([name for _j, name in names])
+            pool = [clean(text)[:CHUNK_CHARS] for text in list(unlabelled)[:UNLABELLED_LIMIT]]
+            pool = [text for text in pool if text]
+            if pool:  # each name moved towards the past messages nearest it: how citizens say it
+                pool_vectors = embed(pool)
+                k = min(NAMES_NEIGHBOURS, len(pool))
+                nearest = np.argsort(-(vectors @ pool_vectors.T), axis=1)[:, :k]
+                vectors = vectors + pool_vectors[nearest].mean(axis=1)
+                vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+            self.named, self.names, self.owner = named, vectors, np.array([j for j, _name in names])
+        self.logistic = _logistic(VECTORS_C).fit(self._matrix(features.of("e5-codes")), y)
+        self.classes_ = self.logistic.classes_
+        return self
+
+    def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
+        return self.logistic.predict_proba(self._matrix(vectors))
+
+    def _matrix(self, vectors: np.ndarray) -> np.ndarray:
+        if not self.named:
+            return vectors
+        similarity = vectors @ self.names.T
+        closeness = np.stack([similarity[:, self.owner == j].max(axis=1) for j in range(len(self.named))], axis=1)
+        return np.hstack([vectors, NAMES_WEIGHT * (closeness - closeness.mean(axis=1, keepdims=True))])

@@ -1,5 +1,6 @@
 """Classifying handoff tickets: code tables, the untrained fallback, the trained classifier and its evaluation."""
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -235,3 +236,102 @@ def test_category_matcher_files_an_obvious_ticket_under_its_category(tmp_path, e
     assert len(ranked) == 3
     scores = [score for _c, score in ranked]
     assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.0 + 1e-6
+
+
+# --- seats' corrections as labels ------------------------------------------------------------------
+
+def _filed_by_seat(db, words: list[str], code: str, now=None) -> str:
+    """A ticket opened on the citizen's `words` and filed under `code` by a seat; its number."""
+    from desk.tickets import TicketDesk, TicketDraft
+
+    desk = TicketDesk(db)
+    number = desk.open(TicketDraft(channel="chat", summary=words[0], reason="low_confidence", request_type="投诉",
+                                   urgency="一般", transcript=[{"text": w} for w in words]), now=now).number
+    desk.reclassify(number, "seat-wang", code, "", now=now)
+    return number
+
+
+@pytest.fixture
+def seed_codes(db):
+    from pathlib import Path
+
+    from desk.classification import CodeTable
+
+    CodeTable(db).replace(read_code_table(Path(__file__).resolve().parents[1] / "knowledge_base" / "seed" / "categories.csv"))
+    return db
+
+
+def test_a_ticket_a_seat_filed_is_a_label_with_its_top_level_name_and_all_the_citizens_words(seed_codes):
+    from desk.classification import seat_labels
+    from desk.tickets import TicketDesk, TicketDraft
+    from ground.clock import utcnow
+
+    number = _filed_by_seat(seed_codes, ["我要反映个事情", "小区停水两天了还没来水"], "GG0401")
+    TicketDesk(seed_codes).open(TicketDraft(channel="chat", summary="公交太少", reason="low_confidence", request_type="投诉",
+                                            urgency="一般", transcript=[{"text": "公交太少"}], category_code="GG0404",
+                                            category_source="classifier"))
+    [label] = seat_labels(seed_codes, since=utcnow() - timedelta(days=1))
+    assert (label.number, label.text, label.label) == (number, "我要反映个事情\n小区停水两天了还没来水", "公共服务")
+
+
+def test_seat_labels_down_to_a_level_name_the_path(seed_codes):
+    from desk.classification import seat_labels
+    from ground.clock import utcnow
+
+    _filed_by_seat(seed_codes, ["小区停水两天了"], "GG0401")
+    [label] = seat_labels(seed_codes, since=utcnow() - timedelta(days=1), level=2)
+    assert label.label == "公共服务 / 公用事业"
+
+
+def test_corrections_older_than_the_window_are_left_out(seed_codes):
+    from desk.classification import seat_labels
+    from ground.clock import utcnow
+
+    _filed_by_seat(seed_codes, ["小区停水两天了"], "GG0401", now=utcnow() - timedelta(days=100))
+    recent = _filed_by_seat(seed_codes, ["公交车班次太少"], "GG0404")
+    assert [label.number for label in seat_labels(seed_codes, since=utcnow() - timedelta(days=90))] == [recent]
+
+
+def test_a_text_in_the_file_and_at_the_desk_takes_the_seats_label():
+    from desk.classification import SeatLabel, merge_labels
+
+    merged = merge_labels([("小区停水了", "交通"), ("学校乱收费", "教育")], [SeatLabel("T1", "小区停水了 ", "供水")])
+    assert sorted(merged) == [("学校乱收费", "教育"), ("小区停水了 ", "供水")]
+
+
+# --- e5-codes: the code table's names and unlabelled messages --------------------------------------
+
+NAMES = {"供水": ["公用事业 / 供水", "公用事业 / 供水 / 停水", "公用事业 / 供水 / 水质"],
+         "交通": ["交通运输 / 公共交通", "交通运输 / 道路管理"],
+         "教育": ["教育文体 / 学校管理", "教育文体 / 招生入学"]}
+PAST = ["昨晚开始整栋楼都没水了", "公交站牌上的时刻表不准", "孩子幼儿园报名要什么材料", "水管冻裂了没人修"]
+
+
+def test_a_classifier_trained_with_the_code_tables_names_predicts_the_same_after_loading(embedder, tmp_path):
+    texts, labels = zip(*rows())
+    trained = TextClassifier.train(texts, labels, embedder.embed_passages, method="e5-codes", label_names=NAMES,
+                                   unlabelled=PAST)
+    trained.save(tmp_path / "clf")
+    loaded = TextClassifier.load(tmp_path / "clf", embedder.model_id)
+    new = ["我们街道从昨晚开始没有自来水", "上班坐的公交车经常不按时发车", "孩子转学需要去哪里办手续"]
+    assert [label for label, _p in loaded.predict(new, embedder.embed_passages)] == ["供水", "交通", "教育"]
+    assert loaded.predict_proba(new, embedder.embed_passages) == pytest.approx(trained.predict_proba(new, embedder.embed_passages))
+
+
+def test_a_label_reads_as_its_category_and_every_category_under_it():
+    from desk.classification import label_names
+
+    table = [Category("A", "城乡建设", None, ("城乡建设",)), Category("A1", "供水", "A", ("城乡建设", "供水")),
+             Category("A2", "其他", "A", ("城乡建设", "其他")), Category("B", "交通运输", None, ("交通运输",)),
+             Category("B1", "其他", "B", ("交通运输", "其他"))]
+    names = label_names(table, ["城乡建设", "A1", "交通运输 / 其他", "其他", "不在表里"])
+    assert names == {"城乡建设": ["城乡建设", "城乡建设 / 供水", "城乡建设 / 其他"], "A1": ["城乡建设 / 供水"],
+                     "交通运输 / 其他": ["交通运输 / 其他"]}
+
+
+def test_unlabelled_messages_read_with_their_subject_first(tmp_path):
+    from evaluation.classify import read_unlabelled
+
+    path = tmp_path / "past.jsonl"
+    path.write_text('{"subject": "小区停水", "text": "两天没水了"}\n{"text": "公交太少"}\n', encoding="utf-8")
+    assert read_unlabelled(path) == ["小区停水。两天没水了", "公交太少"]

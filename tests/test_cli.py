@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +117,48 @@ def test_a_bad_knowledge_file_imports_nothing_and_names_every_bad_line(provision
     assert "2" in result.stderr and "3" in result.stderr
     listed = frontdoor(["kb", "export", str(tmp_path / "out.jsonl")], provisioned, tmp_path / "data")
     assert "exported 0 entries" in listed.stdout
+
+
+# --- frontdoor train classifier --from-desk --------------------------------------------------------
+
+WATER = ["小区从昨天早上开始停水，到现在还没来水，也没有通知", "楼下的自来水管爆了，水流了一地，一直没人来修",
+         "家里的自来水发黄还有一股怪味，不敢喝"]
+CITY = ["楼上每天半夜装修电钻声音太吵，根本睡不着", "小区物业不管事，垃圾堆在楼道里好几天没人清理",
+        "我想把户口从老家迁到这里，需要准备哪些材料", "身份证丢了去哪里补办，要多长时间"]
+
+
+def test_categories_seats_set_at_the_desk_are_learnt_by_train_classifier_from_desk(provisioned, embedder, tmp_path):
+    from desk.categories import read_code_table
+    from desk.classification import CodeTable
+    from desk.tickets import TicketDesk, TicketDraft
+    from models.text_classifier import TextClassifier
+    from storage import Database
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    db = Database(f"sqlite:///{data_dir / 'frontdoor.db'}")
+    db.migrate()
+    CodeTable(db).replace(read_code_table(Path(__file__).resolve().parents[1] / "knowledge_base" / "seed" / "categories.csv"))
+    desk = TicketDesk(db)
+    for words in WATER:  # the classifier filed them elsewhere; a seat put them under 供水
+        number = desk.open(TicketDraft(channel="chat", summary=words, reason="low_confidence", transcript=[{"text": words}],
+                                       request_type="投诉", urgency="一般", category_code="SH0202",
+                                       category_source="classifier")).number
+        desk.reclassify(number, "seat-wang", "GG0401", "")
+    db.dispose()
+    labelled = tmp_path / "labelled.jsonl"
+    write_jsonl(labelled, [{"text": text, "label": "社会管理"} for text in CITY + WATER[:1]])
+
+    result = frontdoor(["train", "classifier", "--from-desk", str(labelled)], provisioned, data_dir)
+
+    assert result.returncode == 0, result.stderr
+    assert f"7 tickets (4 from {labelled}; 3 corrected by seats in the last 90 days)" in result.stdout
+    classifier = TextClassifier.load(data_dir / "classifier", embedder.model_id)
+    [(label, _probability)] = classifier.predict(["我们这栋楼今天上午起就停水了，水龙头一滴水都没有"], embedder.embed_passages)
+    assert label == "公共服务"
+
+
+def test_train_classifier_with_neither_a_file_nor_the_desk_says_what_to_give(provisioned, tmp_path):
+    result = frontdoor(["train", "classifier"], provisioned, tmp_path / "data")
+    assert result.returncode == 2
+    assert "--from-desk" in result.stderr and not (tmp_path / "data" / "classifier").exists()
