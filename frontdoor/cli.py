@@ -208,12 +208,27 @@ def cmd_eval_spoken(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval_classify(args: argparse.Namespace, settings: Settings) -> int:
-    from evaluation.classify import evaluate_classifier, read_labelled
-    from frontdoor.components import load_embedder
+    """As `train classifier` would train it: the labels read by the code table's names (the CSV given, else the one
+    imported into the database) and by the unlabelled messages given."""
+    from desk.categories import read_code_table
+    from desk.classification import CodeTable, label_names
+    from evaluation.classify import evaluate_classifier, read_labelled, read_unlabelled
+    from frontdoor.components import load_embedder, open_database
 
     train, test = read_labelled(Path(args.train)), read_labelled(Path(args.test))
+    unlabelled = read_unlabelled(Path(args.unlabelled)) if args.unlabelled else []
+    if args.code_table:
+        categories = read_code_table(Path(args.code_table))
+    else:
+        db = open_database(settings)
+        try:
+            categories = CodeTable(db).all()
+        finally:
+            db.dispose()
+    names = label_names(categories, [label for _, label in train])
     embedder = load_embedder(settings)
-    print(json.dumps(evaluate_classifier(train, test, embedder.embed_passages), ensure_ascii=False))
+    figures = evaluate_classifier(train, test, embedder.embed_passages, label_names=names, unlabelled=unlabelled)
+    print(json.dumps({**figures, "named_labels": len(names), "unlabelled": len(unlabelled)}, ensure_ascii=False))
     return 0
 
 
@@ -460,6 +475,10 @@ def build_parser() -> argparse.ArgumentParser:
     classify = evaluate.add_parser("classify", help="train a ticket classifier on one file, measure it on another; the last line is JSON")
     classify.add_argument("--train", required=True, help="labelled tickets, JSONL {text, label}")
     classify.add_argument("--test", required=True, help="held-out labelled tickets, JSONL {text, label}")
+    classify.add_argument("--code-table", help="a code table CSV whose categories name the labels (default: the one "
+                                               "imported into the database, `frontdoor codes import`)")
+    classify.add_argument("--unlabelled", help="past messages without labels, JSONL {text[, subject]}, read as "
+                                               "`train classifier --unlabelled` reads them")
     classify.set_defaults(run=cmd_eval_classify)
     asr = evaluate.add_parser("asr", help="character error rate and real-time factor of speech recognition as a call hears it; the last line is JSON")
     asr.add_argument("--dir", required=True, help="a folder with transcripts.tsv (file<TAB>reference) and its wavs")
