@@ -140,9 +140,15 @@ function switchView(view) {
   poll();
 }
 
+// A ticket this seat took itself is known as its own at once: not announced (and its page not redrawn under the
+// seat's hands) as one the desk gave it when the queue next moves.
+function noteMine(ticket) {
+  if (state.mine && state.mine.indexOf(ticket.number) < 0) state.mine.push(ticket.number);
+}
+
 function takeNext() {
   api("POST", "/v1/desk/next").then(function (ticket) {
-    if (state.mine) state.mine.push(ticket.number);
+    noteMine(ticket);
     loadPresence();
     switchView("mine");
     openTicket(ticket.number);
@@ -273,7 +279,7 @@ function actions(ticket) {
   var base = "/v1/tickets/" + n;
   if (state.me.role === "supervisor") out = out.concat(urgeAction(ticket));
   if (status === "open" && mode().takes) out.push(h("button", { type: "button", className: "primary", testid: "claim",
-    on: { click: function () { act("POST", base + "/claim", {}); } } }, [T.claim]));
+    on: { click: function () { act("POST", base + "/claim", {}, noteMine); } } }, [T.claim]));
   if (mine && ["claimed", "replied", "answered"].indexOf(status) >= 0) {
     var box = h("textarea", { id: "reply-text", testid: "reply-text", placeholder: T.replyPlaceholder, on: { input: function () {
       clearTimeout(state.typing);
