@@ -36,26 +36,25 @@ async def seconds_until_seen(watch: QueueWatch, desk: TicketDesk, *, ready=lambd
         await asyncio.gather(task, return_exceptions=True)
 
 
-def only(db, dialect: str) -> None:
-    if db.dialect != dialect:
-        pytest.skip(f"a {dialect} behaviour")
+ON_POSTGRESQL = pytest.mark.parametrize("db", ["postgresql"], indirect=True)  # LISTEN/NOTIFY: PostgreSQL's alone
+ON_SQLITE = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 
 
+@ON_POSTGRESQL
 def test_on_postgresql_a_new_ticket_wakes_the_watch_at_once_without_waiting_for_a_poll(db):
-    only(db, "postgresql")
     watch = QueueWatch(db, poll_seconds=30, listening_poll_seconds=30)
     took = asyncio.run(seconds_until_seen(watch, TicketDesk(db), ready=watch.listening.is_set))
     assert took < 2
 
 
+@ON_SQLITE
 def test_on_sqlite_the_watch_sees_a_new_ticket_within_a_poll(db):
-    only(db, "sqlite")
     watch = QueueWatch(db, poll_seconds=0.2)
     assert asyncio.run(seconds_until_seen(watch, TicketDesk(db))) < 2
 
 
+@ON_POSTGRESQL
 def test_when_the_listening_connection_drops_the_watch_polls(db):
-    only(db, "postgresql")
     watch = QueueWatch(db, poll_seconds=0.3, listening_poll_seconds=30, reconnect_seconds=(30, 30))
     cut = []
 
