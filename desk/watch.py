@@ -14,13 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import threading
 
 from sqlalchemy import func, select
 
 from desk.tickets import QUEUE_CHANNEL
 from storage.database import Database
+from storage.listening import ChannelListener
 from storage.tables import TicketEventRow
 
 log = logging.getLogger(__name__)
@@ -34,15 +33,15 @@ class QueueWatch:
         self.poll_seconds = poll_seconds
         self.listening_poll_seconds = max(poll_seconds, listening_poll_seconds)
         self._listen = db.dialect == "postgresql" if listen is None else listen
-        self._reconnect = reconnect_seconds
+        self._listener = ChannelListener(db, QUEUE_CHANNEL, name="desk-listener", what="ticket events",
+                                         reconnect_seconds=reconnect_seconds)
         self.version = 0  # the newest ticket event's id this worker has seen
         # (loop, future) of each request waiting for a change: woken thread-safely, on whichever loop it waits
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
-        self._stopping = threading.Event()
-        self.listening = threading.Event()  # set while the listening connection is open
-        self.application_name = f"frontdoor-desk-listener-{os.getpid()}-{id(self):x}"
+        self.listening = self._listener.listening  # set while the listening connection is open
+        self.application_name = self._listener.application_name
 
     def latest(self) -> int:
         with self._db.session() as s:
@@ -51,9 +50,8 @@ class QueueWatch:
     async def run(self) -> None:
         """Follows the newest event until cancelled."""
         self._loop, self._wakeup = asyncio.get_running_loop(), asyncio.Event()
-        self._stopping.clear()
         if self._listen:
-            threading.Thread(target=self._listen_forever, name="frontdoor-desk-listener", daemon=True).start()
+            self._listener.start(self.wake, self.poll_seconds)
         try:
             while True:
                 try:
@@ -69,8 +67,7 @@ class QueueWatch:
                     await asyncio.wait_for(self._wakeup.wait(), wait)
                 self._wakeup.clear()
         finally:
-            self._stopping.set()
-            self.listening.clear()
+            self._listener.stop()
 
     def wake(self) -> None:
         """Read the newest event now (safe from any thread)."""
@@ -98,38 +95,6 @@ class QueueWatch:
         for loop, future in list(self._waiters):
             with contextlib.suppress(RuntimeError):  # that loop has closed
                 loop.call_soon_threadsafe(_resolve, future)
-
-    # ---- PostgreSQL notifications (a background thread) -----------------------------------------
-    def _listen_forever(self) -> None:
-        import psycopg
-
-        conninfo = self._db.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        first, longest = self._reconnect
-        wait = first
-        while not self._stopping.is_set():
-            try:
-                with psycopg.connect(conninfo, autocommit=True, application_name=self.application_name,
-                                     connect_timeout=10, keepalives=1, keepalives_idle=10, keepalives_interval=5,
-                                     keepalives_count=3) as connection:
-                    connection.execute(f"LISTEN {QUEUE_CHANNEL}")
-                    self.listening.set()
-                    if wait > first:
-                        log.warning("listening for ticket events again (channel %s)", QUEUE_CHANNEL)
-                    wait = first
-                    self.wake()  # an event may have committed while no one was listening
-                    while not self._stopping.is_set():
-                        for _ in connection.notifies(timeout=1.0):
-                            self.wake()
-            except Exception as error:  # psycopg.OperationalError and kin: the server went away, …
-                self.listening.clear()
-                self.wake()  # back to polling every poll_seconds from now, not after the listening safety net's wait
-                if self._stopping.is_set():
-                    break
-                log.warning("the connection listening for ticket events failed (%s); reconnecting in %.1f s, polling "
-                            "every %.1f s meanwhile", str(error).strip() or type(error).__name__, wait, self.poll_seconds)
-                self._stopping.wait(wait)
-                wait = min(wait * 2, longest)
-        self.listening.clear()
 
 
 def _resolve(future: asyncio.Future) -> None:

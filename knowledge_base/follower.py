@@ -6,7 +6,7 @@ one `PublishFollower` on its event loop:
 - on PostgreSQL a connection of its own LISTENs on `KB_CHANNEL` in a background thread; the NOTIFY that
   the publishing transaction sends on commit wakes the follower at once, whichever machine published.
   A dropped connection is reopened with backoff (and the revision checked, as a notification may have
-  been missed meanwhile);
+  been missed meanwhile; storage/listening.py);
 - everywhere the follower also wakes every `poll_seconds`: SQLite has no notifications, and on
   PostgreSQL it is the safety net;
 - on waking it applies scheduled publishes that have come due (`publish_due`: any worker may call it,
@@ -20,14 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable
 
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.store import KB_CHANNEL
 from storage.database import Database
+from storage.listening import ChannelListener
 
 log = logging.getLogger(__name__)
 
@@ -49,25 +48,23 @@ class PublishFollower:
         self._poll = poll_seconds
         self._publish_due = publish_due
         self._listen = db.dialect == "postgresql" if listen is None else listen
-        self._reconnect = reconnect_seconds
+        self._listener = ChannelListener(db, KB_CHANNEL, name="kb-listener", what="publishes",
+                                         reconnect_seconds=reconnect_seconds)
         self._failures = 0
         self._last_rebuild = 0.0  # seconds the last rebuild took
         self._behind_since: float | None = None  # monotonic time when this worker was first seen behind
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
-        self._stopping = threading.Event()
-        self.listening = threading.Event()  # set while the listening connection is open
-        # How the listening connection shows in pg_stat_activity.
-        self.application_name = f"frontdoor-kb-listener-{os.getpid()}-{id(self):x}"
+        self.listening = self._listener.listening  # set while the listening connection is open
+        self.application_name = self._listener.application_name  # how it shows in pg_stat_activity
         self.ticks = 0  # wake-ups handled so far
 
     # ---- the loop ------------------------------------------------------------------------------
     async def run(self) -> None:
         """Follow publishes until cancelled."""
         self._loop, self._wakeup = asyncio.get_running_loop(), asyncio.Event()
-        self._stopping.clear()
         if self._listen:
-            threading.Thread(target=self._listen_forever, name="frontdoor-kb-listener", daemon=True).start()
+            self._listener.start(self.wake, self._poll)
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -75,8 +72,7 @@ class PublishFollower:
                 self._wakeup.clear()
                 await self.tick()
         finally:
-            self._stopping.set()
-            self.listening.clear()
+            self._listener.stop()
 
     def wake(self) -> None:
         """Check for a new revision now (safe from any thread)."""
@@ -141,35 +137,3 @@ class PublishFollower:
         worker's last rebuild, at least STALE_AFTER_SECONDS, plus one poll interval."""
         allowed = max(STALE_AFTER_SECONDS, _REBUILDS_BEFORE_STALE * self._last_rebuild) + self._poll
         return self.behind_for(published_revision) > allowed
-
-    # ---- PostgreSQL notifications (a background thread) -----------------------------------------
-    def _listen_forever(self) -> None:
-        import psycopg
-
-        conninfo = self._db.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        first, longest = self._reconnect
-        wait = first
-        while not self._stopping.is_set():
-            try:
-                with psycopg.connect(conninfo, autocommit=True, application_name=self.application_name,
-                                     connect_timeout=10, keepalives=1, keepalives_idle=10, keepalives_interval=5,
-                                     keepalives_count=3) as connection:
-                    connection.execute(f"LISTEN {KB_CHANNEL}")
-                    self.listening.set()
-                    if wait > first:
-                        log.warning("listening for publishes again (channel %s)", KB_CHANNEL)
-                    wait = first
-                    self.wake()  # a publish may have committed while no one was listening
-                    while not self._stopping.is_set():
-                        for notification in connection.notifies(timeout=1.0):
-                            log.debug("publish notified: revision %s", notification.payload)
-                            self.wake()
-            except Exception as error:  # psycopg.OperationalError and kin: the server went away, …
-                self.listening.clear()
-                if self._stopping.is_set():
-                    break
-                log.warning("the connection listening for publishes failed (%s); reconnecting in %.1f s, polling "
-                            "every %.1f s meanwhile", str(error).strip() or type(error).__name__, wait, self._poll)
-                self._stopping.wait(wait)
-                wait = min(wait * 2, longest)
-        self.listening.clear()

@@ -342,21 +342,16 @@ class DailyReport:
         """多援一: tickets per supporting city (a seat of another city holds it), when the desk records seats' cities."""
         if not hasattr(TicketRow, "seat_city") or not inspect(s.get_bind()).has_table("ticket_events"):
             return
-        rows = s.execute(select(TicketRow.seat_city, TicketRow.region, func.count())
+        rows = s.execute(select(TicketRow.seat, TicketRow.seat_city, TicketRow.region, func.count())
                          .where(TicketRow.created_at >= start, TicketRow.created_at < end, TicketRow.seat_city.is_not(None))
-                         .group_by(TicketRow.seat_city, TicketRow.region)).all()
-        support = Counter()
-        for seat_city, region, count in rows:
-            if city_of(seat_city) != city_of(region):
-                support[seat_city] += count
+                         .group_by(TicketRow.seat, TicketRow.seat_city, TicketRow.region)).all()
+        held = [(seat, seat_city, count) for seat, seat_city, region, count in rows if city_of(seat_city) != city_of(region)]
+        support, by_team = Counter(), Counter()
+        teams = self._teams_of(s, {seat for seat, _, _ in held})
+        for seat, seat_city, count in held:
+            support[seat_city] += count
+            by_team[teams.get((seat, seat_city)) or teams.get((seat, None)) or f"{seat_city}{words()['no_team']}"] += count
         out.support_by_city = dict(support.most_common())
-        held = s.execute(select(TicketRow.seat, TicketRow.seat_city, TicketRow.region)
-                         .where(TicketRow.created_at >= start, TicketRow.created_at < end, TicketRow.seat_city.is_not(None))
-                         ).all()
-        held = [(seat, seat_city) for seat, seat_city, region in held if city_of(seat_city) != city_of(region)]
-        teams = self._teams_of(s, {seat for seat, _ in held})
-        by_team = Counter(teams.get((seat, seat_city)) or teams.get((seat, None)) or f"{seat_city}{words()['no_team']}"
-                          for seat, seat_city in held)
         out.support_by_team = dict(by_team.most_common())
 
     @staticmethod
